@@ -1,0 +1,180 @@
+"""Events of table 2, the daily task list with evidence (service ``tasks``)."""
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import IntegrationEvent
+from contracts.fields import SHA256_PATTERN, Identifier, Money, Percent, UtcDatetime
+
+
+class TaskKind(StrEnum):
+    """What a daily task asks of the rep; each kind has its own proof of delivery."""
+
+    VISIT = "visit"
+    PROPOSAL = "proposal"
+    QUOTE = "quote"
+    OTHER = "other"
+
+
+class EvidenceKind(StrEnum):
+    """The kind of a piece of evidence (交付物凭证)."""
+
+    PHOTO = "photo"
+    PDF = "pdf"
+    QUOTE = "quote"
+
+
+class Evidence(BaseModel):
+    """One piece of evidence attached to a task; the file itself stays in the tasks service."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: EvidenceKind = Field(description="Kind of evidence.", examples=["photo"])
+    sha256: str = Field(
+        pattern=SHA256_PATTERN,
+        description="SHA-256 of the file's bytes, lowercase hex; proves which file it was.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
+    file_name: str | None = Field(
+        default=None,
+        description="Original file name; for a proposal PDF it names the customer and date.",
+        examples=["Ningbo Precision Moulding 2024-05-06.pdf"],
+    )
+    capture_time: UtcDatetime | None = Field(
+        default=None,
+        description="When a photo was taken, from its EXIF data (UTC).",
+        examples=["2024-05-06T02:05:00Z"],
+    )
+    device_id: str | None = Field(
+        default=None,
+        description="Id of the device that took the photo, from its EXIF data.",
+        examples=["HUAWEI P60 / 5f2c91"],
+    )
+
+
+class TaskSubmitted(IntegrationEvent):
+    """A rep submitted a task with its evidence.
+
+    ``evidence_compliant`` feeds the process trace rate. For a quote, ``locked`` is true
+    when the concession is over 12 %; a ``ConcessionExceeded`` event follows.
+    """
+
+    service: ClassVar[str] = "tasks"
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "task-7781",
+                    "customer_id": "cus-0042",
+                    "rep_id": "p-rep-li-na",
+                    "kind": "quote",
+                    "scheduled_at": "2024-05-06T02:00:00Z",
+                    "submitted_at": "2024-05-06T03:10:00Z",
+                    "evidence_compliant": True,
+                    "evidence": [{"kind": "quote", "sha256": "ab" * 32}],
+                    "target_price": "100000.00",
+                    "deal_price": "86000.00",
+                    "concession_pct": "14.00",
+                    "locked": True,
+                }
+            ]
+        }
+    )
+
+    task_id: Identifier = Field(description="Id of the submitted task.", examples=["task-7781"])
+    customer_id: Identifier = Field(
+        description="Id of the customer the task is for.", examples=["cus-0042"]
+    )
+    rep_id: Identifier = Field(
+        description="Person id of the sales rep who submitted.", examples=["p-rep-li-na"]
+    )
+    kind: TaskKind = Field(description="Kind of task.", examples=["visit"])
+    scheduled_at: UtcDatetime = Field(
+        description="When the task was scheduled (UTC); photo times are checked against it.",
+        examples=["2024-05-06T02:00:00Z"],
+    )
+    submitted_at: UtcDatetime = Field(
+        description="When the rep submitted the task (UTC).", examples=["2024-05-06T03:10:00Z"]
+    )
+    evidence_compliant: bool = Field(
+        description="True when the evidence satisfies the rule for the task's kind.",
+        examples=[True],
+    )
+    evidence: tuple[Evidence, ...] = Field(
+        default=(), description="The evidence attached, in upload order."
+    )
+    target_price: Money | None = Field(
+        default=None,
+        description="Quotes only: the target price, a decimal string.",
+        examples=["100000.00"],
+    )
+    deal_price: Money | None = Field(
+        default=None,
+        description="Quotes only: the final deal price, a decimal string.",
+        examples=["86000.00"],
+    )
+    concession_pct: Percent | None = Field(
+        default=None,
+        description="Quotes only: (target - deal) / target * 100, in percent.",
+        examples=["14.00"],
+    )
+    locked: bool = Field(
+        default=False,
+        description="True when the task waits for the sales director's approval.",
+        examples=[False],
+    )
+
+
+class ConcessionExceeded(IntegrationEvent):
+    """A quote's concession is over the threshold (strictly): the director must decide.
+
+    The task stays locked until the sales director approves or rejects it; finance/risk
+    is informed.
+    """
+
+    service: ClassVar[str] = "tasks"
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "task-7781",
+                    "customer_id": "cus-0042",
+                    "rep_id": "p-rep-li-na",
+                    "target_price": "100000.00",
+                    "deal_price": "86000.00",
+                    "concession_pct": "14.00",
+                    "threshold_pct": "12",
+                    "approver_role": "sales_director",
+                }
+            ]
+        }
+    )
+
+    task_id: Identifier = Field(description="Id of the locked quote task.", examples=["task-7781"])
+    customer_id: Identifier = Field(
+        description="Id of the customer quoted.", examples=["cus-0042"]
+    )
+    rep_id: Identifier = Field(
+        description="Person id of the sales rep who made the quote.", examples=["p-rep-li-na"]
+    )
+    target_price: Money = Field(
+        description="The target price, a decimal string.", examples=["100000.00"]
+    )
+    deal_price: Money = Field(
+        description="The final deal price, a decimal string.", examples=["86000.00"]
+    )
+    concession_pct: Percent = Field(
+        description="(target - deal) / target * 100, in percent.", examples=["14.00"]
+    )
+    threshold_pct: Percent = Field(
+        description="The threshold the concession went over, in percent.", examples=["12"]
+    )
+    approver_role: Literal["sales_director"] = Field(
+        default="sales_director",
+        description="Role that must approve or reject the quote.",
+        examples=["sales_director"],
+    )

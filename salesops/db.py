@@ -1,0 +1,79 @@
+"""PostgreSQL connection pools and start-up migrations, one schema per service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward-only schema change, applied once, in order, at start-up."""
+
+    name: str
+    sql: str
+
+
+def quote_ident(name: str) -> str:
+    """Quote a PostgreSQL identifier (schema names come from configuration)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _encode_json(value: Any) -> str:
+    # Callers may pass JSON they serialised themselves (pydantic's model_dump_json).
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 2, max_size: int = 20
+) -> asyncpg.Pool:
+    """A pool whose connections see ``schema`` first, creating the schema if needed."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    except asyncpg.UniqueViolationError:  # two replicas creating it at once
+        pass
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": f"{quote_ident(schema)},public"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def apply_migrations(pool: asyncpg.Pool, schema: str, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations not yet applied; safe when several replicas start at once."""
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        # Serialise concurrent start-ups of the same service on this schema.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
+        for migration in migrations:
+            if migration.name in done:
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", migration.name)
+            applied.append(migration.name)
+    return applied

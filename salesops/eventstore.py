@@ -1,0 +1,261 @@
+"""The event store: append-only streams in the service's PostgreSQL schema.
+
+Every state change is an event row with a stream version (optimistic concurrency) and a
+global position. Events that are part of the published language (``contracts``) get an
+outbox row in the same statement, so they reach NATS if and only if they are stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+from contracts.base import IntegrationEvent
+from salesops.clock import Clock, SystemClock
+from salesops.db import Migration
+
+EVENT_STORE_MIGRATIONS = (
+    Migration(
+        "0001_event_store",
+        """
+        CREATE TABLE streams (
+            stream_id text PRIMARY KEY,
+            version integer NOT NULL CHECK (version > 0)
+        );
+        CREATE TABLE events (
+            position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id uuid NOT NULL UNIQUE,
+            stream_id text NOT NULL,
+            stream_version integer NOT NULL,
+            event_type text NOT NULL,
+            schema_version integer NOT NULL,
+            data jsonb NOT NULL,
+            metadata jsonb NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            UNIQUE (stream_id, stream_version)
+        );
+        -- Pending publications. A row leaves only once NATS JetStream acknowledged it, so a
+        -- late-committing writer can never be skipped (the relay reads rows, not a cursor).
+        CREATE TABLE outbox (
+            position bigint PRIMARY KEY REFERENCES events (position)
+        );
+        """,
+    ),
+)
+
+_CLAIM_NEW_STREAM = """
+    INSERT INTO streams (stream_id, version) VALUES ($1, $2)
+    ON CONFLICT (stream_id) DO NOTHING RETURNING version"""
+_CLAIM_AT_VERSION = """
+    UPDATE streams SET version = $2 WHERE stream_id = $1 AND version = $2 - $3::int
+    RETURNING version"""
+_CLAIM_ANY_VERSION = """
+    INSERT INTO streams AS s (stream_id, version) VALUES ($1, $2::int)
+    ON CONFLICT (stream_id) DO UPDATE SET version = s.version + $3::int
+    RETURNING version"""
+
+# One round trip: claim the stream version, insert the events, queue the public ones.
+_APPEND = """
+WITH claimed AS ({claim}),
+inserted AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
+                        data, metadata, recorded_at)
+    SELECT u.event_id, $1, claimed.version - $3::int + u.ord::int, u.event_type,
+           u.schema_version, u.data::jsonb, $8::jsonb, $9
+    FROM claimed,
+         unnest($4::uuid[], $5::text[], $6::int[], $7::text[])
+             WITH ORDINALITY AS u(event_id, event_type, schema_version, data, ord)
+    RETURNING position, event_id, stream_version
+),
+queued AS (
+    INSERT INTO outbox (position)
+    SELECT position FROM inserted WHERE event_id = ANY($10::uuid[])
+)
+SELECT position, event_id, stream_version FROM inserted ORDER BY stream_version
+"""
+
+
+class ConcurrencyConflict(Exception):
+    """The stream moved on since the caller read it: reload and decide again (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected: int | None, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, the command expected {expected}"
+        )
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    """Who caused an event and in which flow; stored with every event."""
+
+    actor: str
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+    traceparent: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "traceparent": self.traceparent,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventMetadata:
+        return cls(
+            actor=data["actor"],
+            correlation_id=data["correlation_id"],
+            causation_id=data.get("causation_id"),
+            traceparent=data.get("traceparent"),
+        )
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored."""
+
+    position: int
+    event_id: uuid.UUID
+    stream_id: str
+    stream_version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: EventMetadata
+    recorded_at: datetime
+
+
+def _schema_version(event: BaseModel) -> int:
+    return int(getattr(type(event), "schema_version", 1))
+
+
+class EventStore:
+    """Append to and read from the event streams of one service schema."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
+        self._pool = pool
+        self._clock = clock or SystemClock()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[BaseModel],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """Append ``events`` to ``stream_id`` in one statement.
+
+        ``expected_version`` is the version the caller's decision was based on: 0 for a new
+        stream, ``None`` to append whatever the version (for streams with one writer, such
+        as timers). A stale version raises :class:`ConcurrencyConflict` and writes nothing.
+        Pass ``conn`` to make the append part of the caller's transaction.
+        """
+        if not events:
+            return []
+        if expected_version is not None and expected_version < 0:
+            raise ValueError("expected_version must be >= 0 or None")
+        count = len(events)
+        if expected_version is None:
+            claim, new_version = _CLAIM_ANY_VERSION, count
+        elif expected_version == 0:
+            claim, new_version = _CLAIM_NEW_STREAM, count
+        else:
+            claim, new_version = _CLAIM_AT_VERSION, expected_version + count
+        ids = [uuid.uuid4() for _ in events]
+        public = [i for i, e in zip(ids, events, strict=True) if isinstance(e, IntegrationEvent)]
+        recorded_at = self._clock.now()
+        meta = metadata.as_json()
+        args = (
+            stream_id,
+            new_version,
+            count,
+            ids,
+            [type(e).__name__ for e in events],
+            [_schema_version(e) for e in events],
+            [e.model_dump_json() for e in events],
+            meta,
+            recorded_at,
+            public,
+        )
+        sql = _APPEND.format(claim=claim)
+        try:
+            if conn is None:
+                rows = await self._pool.fetch(sql, *args)
+            else:
+                rows = await conn.fetch(sql, *args)
+        except asyncpg.UniqueViolationError:
+            rows = []
+        if not rows:
+            actual = await self.stream_version(stream_id, conn=conn)
+            raise ConcurrencyConflict(stream_id, expected_version, actual)
+        return [
+            RecordedEvent(
+                position=row["position"],
+                event_id=row["event_id"],
+                stream_id=stream_id,
+                stream_version=row["stream_version"],
+                event_type=type(event).__name__,
+                schema_version=_schema_version(event),
+                data=event.model_dump(mode="json"),
+                metadata=metadata,
+                recorded_at=recorded_at,
+            )
+            for row, event in zip(rows, events, strict=True)
+        ]
+
+    async def stream_version(self, stream_id: str, *, conn: asyncpg.Connection | None = None) -> int:
+        """The stream's current version; 0 when it does not exist."""
+        executor = conn or self._pool
+        version = await executor.fetchval(
+            "SELECT version FROM streams WHERE stream_id = $1", stream_id
+        )
+        return int(version or 0)
+
+    async def read_stream(self, stream_id: str, *, from_version: int = 1) -> list[RecordedEvent]:
+        """All events of one stream, oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM events WHERE stream_id = $1 AND stream_version >= $2"
+            " ORDER BY stream_version",
+            stream_id,
+            from_version,
+        )
+        return [_recorded(row) for row in rows]
+
+    async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Committed events of every stream after a global position, in position order.
+
+        A position can commit after a higher one; a reader that must not miss one follows
+        NATS (fed by the outbox) rather than polling this with a cursor.
+        """
+        rows = await self._pool.fetch(
+            "SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [_recorded(row) for row in rows]
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=EventMetadata.from_json(row["metadata"]),
+        recorded_at=row["recorded_at"],
+    )

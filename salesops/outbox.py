@@ -1,0 +1,153 @@
+"""The outbox relay: moves stored events to NATS JetStream, each exactly once.
+
+The relay reads *rows* of the outbox, not "positions after the last one published", so a
+transaction that commits late (a lower position becoming visible after a higher one) is
+simply picked up by the next batch; nothing is skipped. A row is deleted only after
+JetStream acknowledged its message. If the relay dies between the two, the message is
+published again with the same ``Nats-Msg-Id`` (the event id) and JetStream drops it as a
+duplicate. One relay per service is active at a time (a PostgreSQL advisory lock), so
+several replicas never race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+from nats.js import JetStreamContext
+from opentelemetry import trace
+
+from contracts.envelope import Envelope
+from contracts.registry import event_class
+from salesops.telemetry import context_from_traceparent, inject_trace_headers, tracer
+
+log = logging.getLogger(__name__)
+
+_PENDING = """
+SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
+       e.schema_version, e.data, e.metadata, e.recorded_at
+FROM outbox o JOIN events e ON e.position = o.position
+ORDER BY o.position
+LIMIT $1
+"""
+
+
+class OutboxRelay:
+    """Publishes one service's pending outbox rows to its JetStream stream."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        *,
+        service: str,
+        schema: str,
+        namespace: str = "",
+        batch_size: int = 1000,
+        idle_interval: float = 0.05,
+        publish_timeout: float = 10.0,
+        after_publish: Callable[[list[int]], Any] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._service = service
+        self._namespace = namespace
+        self._lock_key = f"outbox-relay:{schema}"
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._publish_timeout = publish_timeout
+        # Test hook: lets a fault test stop the relay between publishing and marking.
+        self._after_publish = after_publish
+        self.published_total = 0
+
+    async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
+        """Publish one batch of pending events and mark them; returns how many."""
+        if conn is None:
+            async with self._pool.acquire() as own:
+                return await self.publish_pending(own)
+        rows = await conn.fetch(_PENDING, self._batch_size)
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            futures.append(await self._publish(row))
+        await asyncio.wait_for(asyncio.gather(*futures), self._publish_timeout)
+        positions = [row["position"] for row in rows]
+        if self._after_publish is not None:
+            self._after_publish(positions)
+        await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", positions)
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+        metadata = row["metadata"]
+        envelope = stored_envelope(row, self._namespace)
+        subject = envelope.type
+        headers = envelope.nats_headers()
+        parent = context_from_traceparent(metadata.get("traceparent"))
+        with tracer.start_as_current_span(
+            f"publish {envelope.type}", context=parent, kind=trace.SpanKind.PRODUCER
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.destination.name", subject)
+            span.set_attribute("messaging.message.id", envelope.id)
+            # The consumers continue from this publish span, itself a child of the command.
+            inject_trace_headers(headers)
+            return await self._js.publish_async(subject, envelope.to_json_bytes(), headers=headers)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set, taking over whenever no other replica relays."""
+        while not stop.is_set():
+            try:
+                async with self._pool.acquire() as conn:
+                    if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                        await _wait(stop, 1.0)
+                        continue
+                    try:
+                        await self._relay_while_leader(conn, stop)
+                    finally:
+                        if not conn.is_closed():
+                            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock_key)
+            except (OSError, asyncpg.PostgresError, TimeoutError, asyncio.TimeoutError) as exc:
+                log.warning("outbox relay paused: %s", exc)
+                await _wait(stop, 1.0)
+            except Exception:  # keep relaying; a dead relay loses nothing but delays everything
+                log.exception("outbox relay failed; retrying")
+                await _wait(stop, 1.0)
+
+    async def _relay_while_leader(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            published = await self.publish_pending(conn)
+            if published < self._batch_size:
+                await _wait(stop, self._idle_interval)
+
+
+def stored_envelope(row: asyncpg.Record, namespace: str) -> Envelope:
+    """The envelope of a stored event, built without re-validating what was validated on write."""
+    contract = event_class(row["event_type"])
+    metadata = row["metadata"]
+    return Envelope.model_construct(
+        id=str(row["event_id"]),
+        source=contract.source(),
+        type=contract.subject(namespace),
+        subject=row["stream_id"],
+        time=row["recorded_at"],
+        dataschema=contract.dataschema(),
+        schemaversion=row["schema_version"],
+        traceparent=metadata.get("traceparent"),
+        correlationid=metadata["correlation_id"],
+        causationid=metadata.get("causation_id"),
+        actor=metadata["actor"],
+        streamversion=row["stream_version"],
+        data=row["data"],
+    )
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,88 @@
+"""Service configuration from environment variables, in one place.
+
+A missing or malformed variable stops the service at start-up with a message naming
+the variable, instead of failing later on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SALESOPS_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_JWT_SECRET = "dev-only-change-me-this-is-not-a-secret"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment does not describe a runnable service."""
+
+
+class ServiceSettings(BaseSettings):
+    """Everything a service needs to run. Each field is ``SALESOPS_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(description="PostgreSQL DSN, e.g. postgresql://u:p@host:5432/db")
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", description="NATS server(s), comma separated"
+    )
+    nats_namespace: str = Field(
+        default="",
+        description="Optional prefix of every subject and stream name (isolates test runs)",
+    )
+    db_schema: str | None = Field(
+        default=None, description="PostgreSQL schema of the service; defaults to its name"
+    )
+    environment: Literal["development", "production"] = "development"
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=16)
+    jwt_issuer: str = "salesops"
+    org_file: Path = REPO_ROOT / "deploy" / "org.yaml"
+    policy_file: Path = REPO_ROOT / "deploy" / "policy.yaml"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    public_url: str = Field(default="", description="Base URL people use to reach this service")
+    relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_dsn(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("nats_namespace")
+    @classmethod
+    def _namespace_token(cls, value: str) -> str:
+        if value and not value.replace("_", "").isalnum():
+            raise ValueError("may hold only letters, digits and '_'")
+        return value
+
+    def schema_for(self, service: str) -> str:
+        return self.db_schema or service
+
+
+def load_settings(**overrides: object) -> ServiceSettings:
+    """Read the settings from the environment, failing fast with the variable's name."""
+    try:
+        settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            value = os.environ.get(variable)
+            shown = "is not set" if value is None else f"= {value!r}"
+            problems.append(f"{variable} {shown}: {error['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    if settings.environment == "production" and settings.jwt_secret == DEV_JWT_SECRET:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}JWT_SECRET must be set to a real secret in production"
+        )
+    return settings

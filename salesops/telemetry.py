@@ -1,0 +1,94 @@
+"""Tracing and logging: one trace from the HTTP command to the last outgoing call.
+
+The W3C ``traceparent`` travels in each event's metadata (stored with the event) and in
+the NATS message headers, so a consumer or a timer continues the trace that wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pythonjsonlogger.json import JsonFormatter
+
+_propagator = TraceContextTextMapPropagator()
+tracer = trace.get_tracer("salesops")
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the active span, or None outside any trace."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def inject_trace_headers(headers: dict[str, str]) -> None:
+    """Add the active span's ``traceparent`` to outgoing message headers."""
+    _propagator.inject(headers)
+
+
+def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
+    """A context whose parent is the span named by ``traceparent`` (root if None)."""
+    if not traceparent:
+        return otel_context.Context()
+    return _propagator.extract({"traceparent": traceparent})
+
+
+def configure_tracing(service_name: str, exporter: SpanExporter | None = None) -> bool:
+    """Install an SDK tracer provider when an exporter is configured.
+
+    Uses the given exporter, or OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set;
+    otherwise tracing stays a no-op, which costs nothing on the hot path. Returns whether
+    a provider was installed. OpenTelemetry allows one provider per process.
+    """
+    if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    if exporter is None:
+        return False
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+class _TraceIds(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            record.trace_id = format(span_context.trace_id, "032x")
+            record.span_id = format(span_context.span_id, "016x")
+        return True
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
+    """JSON logs on stdout, each line carrying the service and, inside a trace, its ids."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_TraceIds())
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service_name},
+            json_ensure_ascii=False,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def span_attributes(**attributes: Any) -> dict[str, Any]:
+    """Drop None values: OpenTelemetry attributes may not be None."""
+    return {key: value for key, value in attributes.items() if value is not None}

@@ -1,0 +1,187 @@
+"""Durable timers: deadlines stored in PostgreSQL, fired once by a poller.
+
+Scheduling happens in the same transaction as the command that creates the deadline, so
+a deadline exists if and only if its cause does. Pollers claim due timers with
+``FOR UPDATE SKIP LOCKED`` and run the handler in the claiming transaction: with several
+replicas each timer fires exactly once, and a timer that fell due while every process was
+down fires on the first poll after start. The clock is injected, so tests move time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from opentelemetry import trace
+
+from salesops.clock import Clock
+from salesops.db import Migration
+from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
+
+log = logging.getLogger(__name__)
+
+TIMER_MIGRATIONS = (
+    Migration(
+        "0200_timers",
+        """
+        CREATE TABLE timers (
+            timer_id text PRIMARY KEY,
+            kind text NOT NULL,
+            due_at timestamptz NOT NULL,
+            payload jsonb NOT NULL,
+            traceparent text,
+            fired_at timestamptz,
+            attempts integer NOT NULL DEFAULT 0,
+            last_error text
+        );
+        CREATE INDEX timers_pending_by_due ON timers (due_at) WHERE fired_at IS NULL;
+        """,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer handed to its handler when it falls due."""
+
+    timer_id: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+    fired_at: datetime
+    traceparent: str | None
+
+
+TimerHandler = Callable[[asyncpg.Connection, DueTimer], Awaitable[None]]
+
+
+async def schedule_timer(
+    conn: asyncpg.Connection,
+    timer_id: str,
+    *,
+    kind: str,
+    due_at: datetime,
+    payload: Mapping[str, Any] | None = None,
+) -> None:
+    """Schedule (or move) the timer ``timer_id``; call it inside the command's transaction."""
+    await conn.execute(
+        """
+        INSERT INTO timers (timer_id, kind, due_at, payload, traceparent)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (timer_id) DO UPDATE
+        SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,
+            traceparent = EXCLUDED.traceparent, fired_at = NULL, attempts = 0, last_error = NULL
+        """,
+        timer_id,
+        kind,
+        due_at,
+        dict(payload or {}),
+        current_traceparent(),
+    )
+
+
+async def cancel_timer(conn: asyncpg.Connection, timer_id: str) -> bool:
+    """Cancel a timer that has not fired; returns whether one was pending."""
+    status = await conn.execute(
+        "DELETE FROM timers WHERE timer_id = $1 AND fired_at IS NULL", timer_id
+    )
+    return bool(status != "DELETE 0")
+
+
+class TimerPoller:
+    """Fires due timers of one service schema; any number may run side by side."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        handlers: Mapping[str, TimerHandler],
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+        max_attempts: int = 10,
+    ) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._handlers = dict(handlers)
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_attempts = max_attempts
+
+    async def fire_due(self) -> int:
+        """Fire one batch of due timers; returns how many fired."""
+        now = self._clock.now()
+        fired = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT timer_id, kind, due_at, payload, traceparent, attempts FROM timers
+                WHERE fired_at IS NULL AND due_at <= $1 AND attempts < $2
+                ORDER BY due_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+                """,
+                now,
+                self._max_attempts,
+                self._batch_size,
+            )
+            for row in rows:
+                if await self._fire(conn, row, now):
+                    fired += 1
+        return fired
+
+    async def _fire(self, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> bool:
+        timer = DueTimer(
+            timer_id=row["timer_id"],
+            kind=row["kind"],
+            due_at=row["due_at"],
+            payload=row["payload"],
+            fired_at=now,
+            traceparent=row["traceparent"],
+        )
+        handler = self._handlers.get(timer.kind)
+        with tracer.start_as_current_span(
+            f"timer {timer.kind}",
+            context=context_from_traceparent(timer.traceparent),
+            kind=trace.SpanKind.INTERNAL,
+        ) as span:
+            span.set_attribute("salesops.timer.id", timer.timer_id)
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for timer kind {timer.kind!r}")
+                async with conn.transaction():  # a savepoint: a failing handler writes nothing
+                    await handler(conn, timer)
+            except Exception as exc:
+                span.record_exception(exc)
+                attempts = row["attempts"] + 1
+                log.warning("timer %s failed (attempt %d): %s", timer.timer_id, attempts, exc)
+                await conn.execute(
+                    "UPDATE timers SET attempts = $2, last_error = $3, due_at = $4"
+                    " WHERE timer_id = $1",
+                    timer.timer_id,
+                    attempts,
+                    f"{type(exc).__name__}: {exc}"[:2000],
+                    now + timedelta(seconds=min(2**attempts, 300)),
+                )
+                return False
+        await conn.execute("UPDATE timers SET fired_at = $2 WHERE timer_id = $1", timer.timer_id, now)
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                fired = await self.fire_due()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("timer poller paused: %s", exc)
+                fired = 0
+            if fired < self._batch_size:
+                try:
+                    await asyncio.wait_for(stop.wait(), self._poll_interval)
+                except TimeoutError:
+                    pass

