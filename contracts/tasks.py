@@ -155,9 +155,7 @@ class ConcessionExceeded(IntegrationEvent):
     )
 
     task_id: Identifier = Field(description="Id of the locked quote task.", examples=["task-7781"])
-    customer_id: Identifier = Field(
-        description="Id of the customer quoted.", examples=["cus-0042"]
-    )
+    customer_id: Identifier = Field(description="Id of the customer quoted.", examples=["cus-0042"])
     rep_id: Identifier = Field(
         description="Person id of the sales rep who made the quote.", examples=["p-rep-li-na"]
     )

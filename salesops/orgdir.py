@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from salesops.orgdir_validation import (
     DirectorySections,
@@ -94,12 +94,20 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
+def _at_least_one_role(roles: tuple[Role, ...]) -> tuple[Role, ...]:
+    # An AfterValidator rather than min_length: pydantic reports min_length on top of an
+    # unknown role, which reads as two problems for one typo.
+    if not roles:
+        raise ValueError("needs at least one role")
+    return roles
+
+
 class Person(_Entry):
     """A person with roles, a place in the reporting line and chat addresses."""
 
     id: EntryId
     name: str = Field(min_length=1)
-    roles: tuple[Role, ...] = Field(min_length=1)
+    roles: Annotated[tuple[Role, ...], AfterValidator(_at_least_one_role)]
     manager: EntryId | None = None
     org_unit: EntryId
     dingtalk_user_id: str | None = None

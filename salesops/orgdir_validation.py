@@ -266,9 +266,8 @@ def _teams(d: DirectorySections) -> list[str]:
     problems = []
     for index, team in d.teams.entries:
         label = d.teams.label(index, team.id)
-        named = [("members", m) for m in team.members] + [
-            ("escalation_chain", p) for p in team.escalation_chain
-        ]
+        named = [("member", m) for m in team.members]
+        named += [("escalation_chain person", p) for p in team.escalation_chain]
         named += [(key, p) for key, p in (("lead", team.lead), ("head", team.head)) if p]
         problems += [
             f"{label}: {key} {pid!r} is not a person in the directory"

@@ -1,0 +1,151 @@
+"""Durable consumers against real NATS JetStream and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+
+from contracts.customers import DecisionStateChanged
+from contracts.envelope import Envelope
+from contracts.subjects import dead_letter_subject
+from salesops.consumers import EventConsumers, ReceivedEvent
+from salesops.jetstream import ensure_dead_letter_stream, ensure_service_stream
+
+pytestmark = pytest.mark.integration
+
+
+def envelope(customer_id: str, namespace: str) -> Envelope:
+    event = DecisionStateChanged.examples()[0].model_copy(update={"customer_id": customer_id})
+    return Envelope.for_event(
+        event,
+        event_id=uuid.uuid4(),
+        subject_id=customer_id,
+        time=event.changed_at,
+        actor="p-rep-1",
+        stream_version=1,
+        correlation_id="c-1",
+        namespace=namespace,
+    )
+
+
+async def publish(js: JetStreamContext, env: Envelope, msg_id: str | None = None) -> None:
+    headers = env.nats_headers()
+    if msg_id is not None:
+        headers["Nats-Msg-Id"] = msg_id
+    await js.publish(env.type, env.to_json_bytes(), headers=headers)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def broker(
+    nats_url: str, js: JetStreamContext, namespace: str, pool: asyncpg.Pool
+) -> AsyncIterator[NatsBroker]:
+    await ensure_service_stream(js, "customers", namespace)
+    await ensure_dead_letter_stream(js, namespace)
+    await pool.execute("CREATE TABLE seen (event_id uuid, customer_id text)")
+    nats_broker = NatsBroker(nats_url)
+    yield nats_broker
+    await nats_broker.stop()
+
+
+def consumers(broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str) -> EventConsumers:
+    return EventConsumers(
+        broker, pool, js, service="metrics", namespace=namespace, max_attempts=3, retry_delay=0.05
+    )
+
+
+async def record(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+    event = received.envelope.event_as(DecisionStateChanged)
+    await conn.execute(
+        "INSERT INTO seen VALUES ($1, $2)", uuid.UUID(received.envelope.id), event.customer_id
+    )
+
+
+async def test_the_same_event_delivered_twice_changes_nothing_the_second_time(
+    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=record)
+    await broker.start()
+    env = envelope("cus-1", namespace)
+    await publish(js, env)
+    await publish(js, env, msg_id="a-second-copy")  # the same event, stored twice
+    await publish(js, envelope("cus-2", namespace))
+
+    await eventually(lambda: _count(pool, "SELECT count(*) FROM seen WHERE customer_id = 'cus-2'"))
+    assert await pool.fetchval("SELECT count(*) FROM seen WHERE customer_id = 'cus-1'") == 1
+
+
+async def test_a_handler_that_fails_once_is_retried_and_counts_once(
+    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    failures = {"left": 1}
+
+    async def flaky(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+        await record(conn, received)  # written, then rolled back by the failure
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("downstream hiccup")
+
+    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=flaky)
+    await broker.start()
+    await publish(js, envelope("cus-1", namespace))
+
+    await eventually(lambda: _count(pool, "SELECT count(*) FROM seen"))
+    await asyncio.sleep(0.2)
+    assert await pool.fetchval("SELECT count(*) FROM seen") == 1
+
+
+async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flow_on(
+    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    async def refuse_cus_bad(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+        if received.envelope.subject == "cus-bad":
+            raise ValueError("cannot project this customer")
+        await record(conn, received)
+
+    dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
+    consumers(broker, pool, js, namespace).subscribe(
+        "projection", source_service="customers", handler=refuse_cus_bad
+    )
+    await broker.start()
+    await publish(js, envelope("cus-bad", namespace))
+    for i in range(5):
+        await publish(js, envelope(f"cus-{i}", namespace))
+
+    letter = await dead.next_msg(timeout=15)
+    assert Envelope.model_validate_json(letter.data).subject == "cus-bad"
+    assert letter.headers is not None
+    assert letter.headers["Salesops-Error"] == "ValueError: cannot project this customer"
+    assert letter.headers["Salesops-Delivery-Attempts"] == "3"
+    await eventually(lambda: _count(pool, "SELECT count(*) = 5 FROM seen"))
+
+
+async def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(
+    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
+    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=record)
+    await broker.start()
+    await js.publish(f"{namespace}.sales.customers.decision_state_changed", b"{not json")
+    await publish(js, envelope("cus-after", namespace))
+
+    letter = await dead.next_msg(timeout=15)
+    assert letter.data == b"{not json"
+    assert letter.headers is not None
+    assert letter.headers["Salesops-Delivery-Attempts"] == "1"
+    await eventually(lambda: _count(pool, "SELECT count(*) FROM seen"))
+
+
+async def _count(pool: asyncpg.Pool, sql: str) -> bool:
+    return bool(await pool.fetchval(sql))
