@@ -10,11 +10,12 @@ from typing import Final
 
 from contracts.base import IntegrationEvent
 from contracts.collaboration import TicketTimedOut
-from contracts.customers import DecisionStateChanged
+from contracts.customers import CustomerRegistered, DecisionStateChanged
 from contracts.subjects import parse_subject
 from contracts.tasks import ConcessionExceeded, TaskSubmitted
 
 _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
+    CustomerRegistered,
     DecisionStateChanged,
     TaskSubmitted,
     ConcessionExceeded,

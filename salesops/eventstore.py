@@ -223,9 +223,12 @@ class EventStore:
         )
         return int(version or 0)
 
-    async def read_stream(self, stream_id: str, *, from_version: int = 1) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None
+    ) -> list[RecordedEvent]:
         """All events of one stream, oldest first."""
-        rows = await self._pool.fetch(
+        executor = conn or self._pool
+        rows = await executor.fetch(
             "SELECT * FROM events WHERE stream_id = $1 AND stream_version >= $2"
             " ORDER BY stream_version",
             stream_id,

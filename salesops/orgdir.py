@@ -348,7 +348,8 @@ class OrgDirectory(_Entry):
     def head_of(self, team_id: str) -> Person:
         """Who answers for the team's quality: its head, else the end of its chain or lead."""
         team = self.team(team_id)
-        head = team.head or (team.escalation_chain[-1:] or (team.lead,))[0]
+        candidates = [team.head, *team.escalation_chain[-1:], team.lead]
+        head = next((person_id for person_id in candidates if person_id), None)
         if head is None:
             raise EscalationRoutingError(f"team {team_id!r} has no head, chain or lead")
         return self.person(head)

@@ -43,10 +43,12 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(duration: timedelta) -> str:
-    """The compact form ``parse_duration`` reads back, e.g. ``1d2h`` or ``30m``."""
+    """The compact form ``parse_duration`` reads back, e.g. ``24h``, ``7d`` or ``1h30m``."""
     rest = int(duration.total_seconds())
+    # People say "24 h" and "7 days": days only from two days up.
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))[0 if rest >= 2 * 86400 else 1 :]
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in units:
         count, rest = divmod(rest, size)
         if count:
             parts.append(f"{count}{unit}")

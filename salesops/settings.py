@@ -7,6 +7,7 @@ the variable, instead of failing later on first use.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SALESOPS_"
+_NAMESPACE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-only-change-me-this-is-not-a-secret"
 
@@ -60,8 +62,8 @@ class ServiceSettings(BaseSettings):
     @field_validator("nats_namespace")
     @classmethod
     def _namespace_token(cls, value: str) -> str:
-        if value and not value.replace("_", "").isalnum():
-            raise ValueError("may hold only letters, digits and '_'")
+        if value and not _NAMESPACE.fullmatch(value):
+            raise ValueError("must be dot-separated tokens of letters, digits, '_' and '-'")
         return value
 
     def schema_for(self, service: str) -> str:

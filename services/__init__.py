@@ -1,0 +1,1 @@
+"""The services of the Sales Action Engine. They never import each other."""

@@ -1,0 +1,97 @@
+"""Bearer-JWT authentication; the org directory decides who someone is and what they hold.
+
+A token names a person (``sub``). Their roles are read from the org directory on every
+request, so a change of role takes effect without waiting for tokens to expire, and a
+person removed from the directory is locked out at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from fastapi import Request
+from starlette.exceptions import HTTPException
+
+from salesops.clock import Clock, SystemClock
+from salesops.orgdir import OrgDirectory, Role, UnknownPerson
+
+_ALGORITHM = "HS256"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="salesops"'}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in person acting in a request; recorded on every event they cause."""
+
+    id: str
+    name: str
+    roles: frozenset[str]
+
+    def has_any_role(self, roles: Iterable[Role | str]) -> bool:
+        return bool(self.roles & {str(role) for role in roles})
+
+
+SYSTEM_ACTOR = Actor(id="system", name="Sales Action Engine", roles=frozenset())
+
+
+class TokenIssuer:
+    """Mints and verifies the HS256 tokens of one deployment."""
+
+    def __init__(self, secret: str, issuer: str, clock: Clock | None = None) -> None:
+        self._secret = secret
+        self._issuer = issuer
+        self._clock = clock or SystemClock()
+
+    def mint(self, person_id: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
+        now: datetime = self._clock.now()
+        claims = {"sub": person_id, "iss": self._issuer, "iat": now, "exp": now + ttl}
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def subject_of(self, token: str) -> str:
+        """The person id a valid token names; raises ``jwt.InvalidTokenError`` otherwise."""
+        claims = jwt.decode(
+            token,
+            self._secret,
+            algorithms=[_ALGORITHM],
+            issuer=self._issuer,
+            # Expiry is checked against the injected clock below, not PyJWT's wall clock.
+            options={"require": ["sub", "exp", "iss"], "verify_exp": False, "verify_iat": False},
+        )
+        if int(claims["exp"]) <= self._clock.now().timestamp():
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        return str(claims["sub"])
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers=_CHALLENGE)
+
+
+def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: str | None) -> Actor:
+    """The actor behind an ``Authorization`` header, or a 401 naming what is wrong."""
+    if not authorization:
+        raise _unauthenticated("Authorization header is missing: send 'Bearer <token>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("Authorization header must be 'Bearer <token>'")
+    try:
+        person_id = issuer.subject_of(token.strip())
+    except jwt.ExpiredSignatureError:
+        raise _unauthenticated("token has expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise _unauthenticated(f"token is invalid: {exc}") from None
+    try:
+        person = directory.person(person_id)
+    except UnknownPerson:
+        raise _unauthenticated(f"token names {person_id!r}, who is not in the org directory") from None
+    return Actor(id=person.id, name=person.name, roles=frozenset(str(r) for r in person.roles))
+
+
+def current_actor(request: Request) -> Actor:
+    """FastAPI dependency: the authenticated actor of this request."""
+    runtime = request.app.state.runtime
+    actor = authenticate(runtime.tokens, runtime.directory, request.headers.get("authorization"))
+    request.state.actor = actor
+    return actor

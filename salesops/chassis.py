@@ -1,0 +1,123 @@
+"""The service chassis: one FastAPI app factory for every service.
+
+Adds what every service has — authentication, problem responses, ``/healthz``,
+``/readyz``, ``/metrics``, OpenAPI docs, tracing, graceful start and stop — around the
+routers and bootstrap of a :class:`ServiceDefinition`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from salesops.clock import Clock
+from salesops.orgdir import OrgDirectory
+from salesops.policy import Policy
+from salesops.problems import install_problem_handlers
+from salesops.runtime import ServiceDefinition, start_runtime
+from salesops.settings import ServiceSettings
+
+
+class _HttpMetrics:
+    """Plain ASGI middleware: request counts and latency by route template."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            registry=registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            # Route templates, not raw paths: customer ids must not explode the label set.
+            path = getattr(route, "path", "unmatched")
+            self.requests.labels(scope["method"], path, str(status)).inc()
+            self.latency.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+def create_service_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    clock: Clock | None = None,
+    directory: OrgDirectory | None = None,
+    policy: Policy | None = None,
+) -> FastAPI:
+    """The ASGI app of one service; connections open in its lifespan, not at import."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with start_runtime(
+            definition, settings, clock=clock, directory=directory, policy=policy
+        ) as (runtime, service):
+            app.state.runtime = runtime
+            app.state.service = service
+            yield
+
+    app = FastAPI(
+        title=f"Sales Action Engine — {definition.title}",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    registry = CollectorRegistry()
+    app.add_middleware(_HttpMetrics, registry=registry)
+    install_problem_handlers(app)
+    for router in definition.routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and NATS reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = getattr(request.app.state, "runtime", None)
+        problems = {"service": "starting"} if runtime is None else await runtime.ready()
+        status = 503 if problems else 200
+        body: dict[str, Any] = {"status": "not ready" if problems else "ready", **problems}
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    _instrument(app)
+    return app
+
+
+def _instrument(app: FastAPI) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    # Only when a real provider is installed: the instrumentation costs on every request.
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

@@ -1,0 +1,157 @@
+"""What a running service holds: connections, stores, the clock, the directory and policy.
+
+Built once per process in the chassis lifespan and handed to the service's bootstrap;
+nothing here is a module-level global, so tests build as many as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from salesops.auth import TokenIssuer
+from salesops.clock import Clock, SystemClock
+from salesops.consumers import EventConsumers
+from salesops.db import Migration, apply_migrations, create_pool
+from salesops.eventstore import EventStore
+from salesops.jetstream import connect_nats, ensure_dead_letter_stream, ensure_service_stream
+from salesops.orgdir import OrgDirectory, load_org_directory
+from salesops.outbox import OutboxRelay
+from salesops.policy import Policy, load_policy
+from salesops.runtime_migrations import RUNTIME_MIGRATIONS
+from salesops.settings import ServiceSettings
+from salesops.timers import TimerHandler, TimerPoller
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """The shared runtime of one service process."""
+
+    name: str
+    settings: ServiceSettings
+    clock: Clock
+    directory: OrgDirectory
+    policy: Policy
+    tokens: TokenIssuer
+    pool: asyncpg.Pool
+    nats: NatsClient
+    js: JetStreamContext
+    broker: NatsBroker
+    store: EventStore
+    consumers: EventConsumers
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def schema(self) -> str:
+        return self.settings.schema_for(self.name)
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.nats_namespace
+
+    async def ready(self) -> dict[str, str]:
+        """What is not reachable right now (empty when ready)."""
+        problems: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2):
+                await self.pool.fetchval("SELECT 1")
+        except Exception as exc:
+            problems["database"] = f"{type(exc).__name__}: {exc}"
+        if not self.nats.is_connected:
+            problems["nats"] = "not connected"
+        return problems
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What makes a service itself; the chassis supplies everything else.
+
+    ``bootstrap`` wires the service's handlers on the runtime and returns its own
+    container (kept at ``app.state.service``); it may register consumers on
+    ``runtime.consumers``. ``timers`` maps timer kinds to handlers built from that container.
+    """
+
+    name: str
+    title: str
+    migrations: Sequence[Migration]
+    routers: Sequence[Any]
+    bootstrap: Callable[[ServiceRuntime], Any]
+    timers: Callable[[Any], Mapping[str, TimerHandler]] = lambda _service: {}
+    publishes: bool = True
+
+
+@contextlib.asynccontextmanager
+async def start_runtime(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    clock: Clock | None = None,
+    directory: OrgDirectory | None = None,
+    policy: Policy | None = None,
+    on_bootstrap: Callable[[ServiceRuntime, Any], Awaitable[None]] | None = None,
+) -> AsyncIterator[tuple[ServiceRuntime, Any]]:
+    """Connect, migrate, start the relay, timers and consumers; stop them all on exit."""
+    clock = clock or SystemClock()
+    directory = directory or load_org_directory(settings.org_file)
+    policy = policy or load_policy(settings.policy_file)
+    schema = settings.schema_for(definition.name)
+    pool = await create_pool(settings.database_url, schema)
+    try:
+        await apply_migrations(pool, schema, [*RUNTIME_MIGRATIONS, *definition.migrations])
+        nc = await connect_nats(settings.nats_url, name=f"salesops-{definition.name}")
+        js = nc.jetstream()
+        if definition.publishes:
+            await ensure_service_stream(js, definition.name, settings.nats_namespace)
+        await ensure_dead_letter_stream(js, settings.nats_namespace)
+        broker = NatsBroker(settings.nats_url.split(","), logger=None)
+        runtime = ServiceRuntime(
+            name=definition.name,
+            settings=settings,
+            clock=clock,
+            directory=directory,
+            policy=policy,
+            tokens=TokenIssuer(settings.jwt_secret, settings.jwt_issuer, clock),
+            pool=pool,
+            nats=nc,
+            js=js,
+            broker=broker,
+            store=EventStore(pool, clock),
+            consumers=EventConsumers(
+                broker, pool, js, service=definition.name, namespace=settings.nats_namespace
+            ),
+        )
+        service = definition.bootstrap(runtime)
+        if on_bootstrap is not None:
+            await on_bootstrap(runtime, service)
+        if definition.publishes:
+            relay = OutboxRelay(
+                pool, js, service=definition.name, schema=schema,
+                namespace=settings.nats_namespace, batch_size=settings.relay_batch_size,
+            )
+            runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
+        timer_handlers = definition.timers(service)
+        if timer_handlers:
+            poller = TimerPoller(pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds)
+            runtime.background.append(asyncio.create_task(poller.run(runtime.stop)))
+        await broker.start()
+        try:
+            yield runtime, service
+        finally:
+            runtime.stop.set()
+            await asyncio.gather(*runtime.background, return_exceptions=True)
+            await broker.stop()
+            await nc.drain()
+    finally:
+        await pool.close()

@@ -1,0 +1,62 @@
+"""Run a service app in-process against the test run's real servers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from salesops.chassis import create_service_app
+from salesops.clock import ManualClock
+from salesops.db import quote_ident
+from salesops.runtime import ServiceDefinition, ServiceRuntime
+from salesops.settings import ServiceSettings
+
+
+@dataclass
+class RunningService:
+    """An app with its lifespan entered, and a client that talks to it over ASGI."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: ManualClock
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime: ServiceRuntime = self.app.state.runtime
+        return runtime
+
+    def auth(self, person_id: str) -> dict[str, str]:
+        """Headers of a request made by ``person_id``."""
+        return {"Authorization": f"Bearer {self.runtime.tokens.mint(person_id)}"}
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    definition: ServiceDefinition,
+    *,
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    schema: str,
+    clock: ManualClock,
+) -> AsyncIterator[RunningService]:
+    settings = ServiceSettings(
+        database_url=database_url, nats_url=nats_url, nats_namespace=namespace, db_schema=schema
+    )
+    app = create_service_app(definition, settings, clock=clock)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield RunningService(app, client, clock)
+    finally:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+        finally:
+            await conn.close()

@@ -1,0 +1,1 @@
+"""Table 1 — customer tiering & tracking (客户分级追踪表)."""
