@@ -55,7 +55,9 @@ class CustomerRegistered(IntegrationEvent):
         "idempotent on it. Null when registered by hand without one.",
         examples=["ERP-88123", None],
     )
-    name: str = Field(min_length=1, description="Customer's name.", examples=["宁波精密模具有限公司"])
+    name: str = Field(
+        min_length=1, description="Customer's name.", examples=["宁波精密模具有限公司"]
+    )
     tier: CustomerTier = Field(description="Tier A, B or C.", examples=["A"])
     owner_id: Identifier = Field(
         description="Person id of the sales rep who owns the customer.", examples=["p-rep-li-na"]

@@ -15,7 +15,13 @@ from salesops.orgdir import OrgDirectory, Role, UnknownPerson
 ORG_WIDE_ROLES = frozenset({Role.SALES_DIRECTOR, Role.ADMIN})
 
 
-def oversees(directory: OrgDirectory, actor: Actor, person_id: str, *, org_wide: Iterable[Role] = ORG_WIDE_ROLES) -> bool:
+def oversees(
+    directory: OrgDirectory,
+    actor: Actor,
+    person_id: str,
+    *,
+    org_wide: Iterable[Role] = ORG_WIDE_ROLES,
+) -> bool:
     """Whether ``actor`` may see and act on what belongs to ``person_id``."""
     if actor.id == person_id or actor.has_any_role(org_wide):
         return True

@@ -85,7 +85,9 @@ def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: st
     try:
         person = directory.person(person_id)
     except UnknownPerson:
-        raise _unauthenticated(f"token names {person_id!r}, who is not in the org directory") from None
+        raise _unauthenticated(
+            f"token names {person_id!r}, who is not in the org directory"
+        ) from None
     return Actor(id=person.id, name=person.name, roles=frozenset(str(r) for r in person.roles))
 
 

@@ -14,7 +14,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesops.clock import Clock
@@ -34,7 +40,9 @@ class _HttpMetrics:
             "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
         )
         self.latency = Histogram(
-            "http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )

@@ -35,7 +35,7 @@ from contracts.subjects import (
     snake_case,
     stream_name_for,
 )
-from salesops.db import Migration
+from salesops.db import DbConnection, Migration
 from salesops.telemetry import context_from_traceparent, inject_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class ReceivedEvent:
         return self.envelope.event()
 
 
-EventHandler = Callable[[asyncpg.Connection, ReceivedEvent], Awaitable[None]]
+EventHandler = Callable[[DbConnection, ReceivedEvent], Awaitable[None]]
 
 
 class EventConsumers:
@@ -178,7 +178,11 @@ class EventConsumers:
                 else:
                     log.warning(
                         "%s failed on event %s (attempt %d of %d): %s",
-                        consumer, envelope.id, attempt, self._max_attempts, exc,
+                        consumer,
+                        envelope.id,
+                        attempt,
+                        self._max_attempts,
+                        exc,
                     )
                     await raw.nak(delay=self._retry_delay * attempt)
                 return

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+import asyncpg.pool
 import orjson
+
+#: A connection, whether taken from a pool or opened alone.
+DbConnection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+)
+#: Something queries run on: a connection, or a pool that lends one per query.
+DbExecutor: TypeAlias = "DbConnection | asyncpg.Pool[asyncpg.Record]"
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ def _encode_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: DbConnection) -> None:
     for type_name in ("jsonb", "json"):
         await conn.set_type_codec(
             type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
@@ -59,7 +67,9 @@ async def create_pool(
     return pool
 
 
-async def apply_migrations(pool: asyncpg.Pool, schema: str, migrations: Sequence[Migration]) -> list[str]:
+async def apply_migrations(
+    pool: asyncpg.Pool, schema: str, migrations: Sequence[Migration]
+) -> list[str]:
     """Apply the migrations not yet applied; safe when several replicas start at once."""
     applied: list[str] = []
     async with pool.acquire() as conn, conn.transaction():

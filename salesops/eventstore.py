@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from contracts.base import IntegrationEvent
 from salesops.clock import Clock, SystemClock
-from salesops.db import Migration
+from salesops.db import DbConnection, Migration
 
 EVENT_STORE_MIGRATIONS = (
     Migration(
@@ -153,7 +153,7 @@ class EventStore:
         *,
         expected_version: int | None,
         metadata: EventMetadata,
-        conn: asyncpg.Connection | None = None,
+        conn: DbConnection | None = None,
     ) -> list[RecordedEvent]:
         """Append ``events`` to ``stream_id`` in one statement.
 
@@ -215,7 +215,7 @@ class EventStore:
             for row, event in zip(rows, events, strict=True)
         ]
 
-    async def stream_version(self, stream_id: str, *, conn: asyncpg.Connection | None = None) -> int:
+    async def stream_version(self, stream_id: str, *, conn: DbConnection | None = None) -> int:
         """The stream's current version; 0 when it does not exist."""
         executor = conn or self._pool
         version = await executor.fetchval(
@@ -224,7 +224,7 @@ class EventStore:
         return int(version or 0)
 
     async def read_stream(
-        self, stream_id: str, *, from_version: int = 1, conn: asyncpg.Connection | None = None
+        self, stream_id: str, *, from_version: int = 1, conn: DbConnection | None = None
     ) -> list[RecordedEvent]:
         """All events of one stream, oldest first."""
         executor = conn or self._pool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -22,14 +23,14 @@ from contracts.subjects import (
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
-async def connect_nats(url: str, *, name: str, **options: object) -> NatsClient:
+async def connect_nats(url: str, *, name: str, **options: Any) -> NatsClient:
     """A NATS connection that keeps reconnecting for ever instead of giving up."""
     return await nats.connect(
         servers=url.split(","),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -12,6 +12,7 @@ several replicas never race each other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from opentelemetry import trace
 
 from contracts.envelope import Envelope
 from contracts.registry import event_class
+from salesops.db import DbConnection
 from salesops.telemetry import context_from_traceparent, inject_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ class OutboxRelay:
         self._after_publish = after_publish
         self.published_total = 0
 
-    async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
+    async def publish_pending(self, conn: DbConnection | None = None) -> int:
         """Publish one batch of pending events and mark them; returns how many."""
         if conn is None:
             async with self._pool.acquire() as own:
@@ -103,22 +105,26 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 async with self._pool.acquire() as conn:
-                    if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                    if not await conn.fetchval(
+                        "SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key
+                    ):
                         await _wait(stop, 1.0)
                         continue
                     try:
                         await self._relay_while_leader(conn, stop)
                     finally:
                         if not conn.is_closed():
-                            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock_key)
-            except (OSError, asyncpg.PostgresError, TimeoutError, asyncio.TimeoutError) as exc:
+                            await conn.execute(
+                                "SELECT pg_advisory_unlock(hashtext($1))", self._lock_key
+                            )
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("outbox relay paused: %s", exc)
                 await _wait(stop, 1.0)
             except Exception:  # keep relaying; a dead relay loses nothing but delays everything
                 log.exception("outbox relay failed; retrying")
                 await _wait(stop, 1.0)
 
-    async def _relay_while_leader(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+    async def _relay_while_leader(self, conn: DbConnection, stop: asyncio.Event) -> None:
         while not stop.is_set():
             published = await self.publish_pending(conn)
             if published < self._batch_size:
@@ -147,7 +153,5 @@ def stored_envelope(row: asyncpg.Record, namespace: str) -> Envelope:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

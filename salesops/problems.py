@@ -100,8 +100,12 @@ async def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
     ]
     summary = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
     return problem(
-        422, "invalid-request", "The request has invalid fields", summary,
-        instance=request.url.path, errors=fields,
+        422,
+        "invalid-request",
+        "The request has invalid fields",
+        summary,
+        instance=request.url.path,
+        errors=fields,
     )
 
 

@@ -137,13 +137,19 @@ async def start_runtime(
             await on_bootstrap(runtime, service)
         if definition.publishes:
             relay = OutboxRelay(
-                pool, js, service=definition.name, schema=schema,
-                namespace=settings.nats_namespace, batch_size=settings.relay_batch_size,
+                pool,
+                js,
+                service=definition.name,
+                schema=schema,
+                namespace=settings.nats_namespace,
+                batch_size=settings.relay_batch_size,
             )
             runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
         timer_handlers = definition.timers(service)
         if timer_handlers:
-            poller = TimerPoller(pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds)
+            poller = TimerPoller(
+                pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds
+            )
             runtime.background.append(asyncio.create_task(poller.run(runtime.stop)))
         await broker.start()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,14 +20,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-only-change-me-this-is-not-a-secret"
 
 
+S = TypeVar("S", bound="CommonSettings")
+
+
 class ConfigurationError(RuntimeError):
     """Raised when the environment does not describe a runnable service."""
 
 
-class ServiceSettings(BaseSettings):
-    """Everything a service needs to run. Each field is ``SALESOPS_<FIELD>`` in the environment."""
+class CommonSettings(BaseSettings):
+    """What every command reads: identity, org files. Each field is ``SALESOPS_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=16)
+    jwt_issuer: str = "salesops"
+    org_file: Path = REPO_ROOT / "deploy" / "org.yaml"
+    policy_file: Path = REPO_ROOT / "deploy" / "policy.yaml"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ServiceSettings(CommonSettings):
+    """Everything a service needs to run. Each field is ``SALESOPS_<FIELD>`` in the environment."""
 
     database_url: str = Field(description="PostgreSQL DSN, e.g. postgresql://u:p@host:5432/db")
     nats_url: str = Field(
@@ -40,14 +54,8 @@ class ServiceSettings(BaseSettings):
     db_schema: str | None = Field(
         default=None, description="PostgreSQL schema of the service; defaults to its name"
     )
-    environment: Literal["development", "production"] = "development"
-    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=16)
-    jwt_issuer: str = "salesops"
-    org_file: Path = REPO_ROOT / "deploy" / "org.yaml"
-    policy_file: Path = REPO_ROOT / "deploy" / "policy.yaml"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = Field(default="", description="Base URL people use to reach this service")
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
@@ -70,10 +78,10 @@ class ServiceSettings(BaseSettings):
         return self.db_schema or service
 
 
-def load_settings(**overrides: object) -> ServiceSettings:
+def load_settings(kind: type[S], **overrides: Any) -> S:
     """Read the settings from the environment, failing fast with the variable's name."""
     try:
-        settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
+        settings = kind(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -15,7 +15,9 @@ from contracts.customers import DecisionStateChanged
 from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_subject
 from salesops.consumers import EventConsumers, ReceivedEvent
+from salesops.db import DbConnection
 from salesops.jetstream import ensure_dead_letter_stream, ensure_service_stream
+from salesops.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +43,6 @@ async def publish(js: JetStreamContext, env: Envelope, msg_id: str | None = None
     await js.publish(env.type, env.to_json_bytes(), headers=headers)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> None:
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def broker(
     nats_url: str, js: JetStreamContext, namespace: str, pool: asyncpg.Pool
@@ -59,13 +55,15 @@ async def broker(
     await nats_broker.stop()
 
 
-def consumers(broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str) -> EventConsumers:
+def consumers(
+    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> EventConsumers:
     return EventConsumers(
         broker, pool, js, service="metrics", namespace=namespace, max_attempts=3, retry_delay=0.05
     )
 
 
-async def record(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+async def record(conn: DbConnection, received: ReceivedEvent) -> None:
     event = received.envelope.event_as(DecisionStateChanged)
     await conn.execute(
         "INSERT INTO seen VALUES ($1, $2)", uuid.UUID(received.envelope.id), event.customer_id
@@ -75,7 +73,9 @@ async def record(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
 async def test_the_same_event_delivered_twice_changes_nothing_the_second_time(
     broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
-    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=record)
+    consumers(broker, pool, js, namespace).subscribe(
+        "projection", source_service="customers", handler=record
+    )
     await broker.start()
     env = envelope("cus-1", namespace)
     await publish(js, env)
@@ -91,13 +91,15 @@ async def test_a_handler_that_fails_once_is_retried_and_counts_once(
 ) -> None:
     failures = {"left": 1}
 
-    async def flaky(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+    async def flaky(conn: DbConnection, received: ReceivedEvent) -> None:
         await record(conn, received)  # written, then rolled back by the failure
         if failures["left"]:
             failures["left"] -= 1
             raise ConnectionError("downstream hiccup")
 
-    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=flaky)
+    consumers(broker, pool, js, namespace).subscribe(
+        "projection", source_service="customers", handler=flaky
+    )
     await broker.start()
     await publish(js, envelope("cus-1", namespace))
 
@@ -109,7 +111,7 @@ async def test_a_handler_that_fails_once_is_retried_and_counts_once(
 async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flow_on(
     broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
-    async def refuse_cus_bad(conn: asyncpg.Connection, received: ReceivedEvent) -> None:
+    async def refuse_cus_bad(conn: DbConnection, received: ReceivedEvent) -> None:
         if received.envelope.subject == "cus-bad":
             raise ValueError("cannot project this customer")
         await record(conn, received)
@@ -135,7 +137,9 @@ async def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(
     broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
-    consumers(broker, pool, js, namespace).subscribe("projection", source_service="customers", handler=record)
+    consumers(broker, pool, js, namespace).subscribe(
+        "projection", source_service="customers", handler=record
+    )
     await broker.start()
     await js.publish(f"{namespace}.sales.customers.decision_state_changed", b"{not json")
     await publish(js, envelope("cus-after", namespace))

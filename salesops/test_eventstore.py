@@ -34,7 +34,10 @@ async def test_appended_events_are_read_back_in_stream_order_with_metadata(
 ) -> None:
     store = EventStore(pool, clock)
     recorded = await store.append(
-        "cus-1", [changed(), NoteTaken(text="张总同意下周到厂参观")], expected_version=0, metadata=META
+        "cus-1",
+        [changed(), NoteTaken(text="张总同意下周到厂参观")],
+        expected_version=0,
+        metadata=META,
     )
     assert [r.stream_version for r in recorded] == [1, 2]
     assert recorded[0].position < recorded[1].position
@@ -47,7 +50,9 @@ async def test_appended_events_are_read_back_in_stream_order_with_metadata(
     assert await store.stream_version("cus-1") == 2
 
 
-async def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(pool: asyncpg.Pool) -> None:
+async def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(
+    pool: asyncpg.Pool,
+) -> None:
     store = EventStore(pool)
     await store.append("cus-1", [changed(), changed()], expected_version=0, metadata=META)
 
@@ -93,7 +98,10 @@ async def test_of_concurrent_writers_at_one_version_exactly_one_wins(pool: async
 async def test_any_version_appends_after_whatever_is_there(pool: asyncpg.Pool) -> None:
     store = EventStore(pool)
     await asyncio.gather(
-        *(store.append("timers", [changed()], expected_version=None, metadata=META) for _ in range(8))
+        *(
+            store.append("timers", [changed()], expected_version=None, metadata=META)
+            for _ in range(8)
+        )
     )
     versions = [e.stream_version for e in await store.read_stream("timers")]
     assert versions == list(range(1, 9))

@@ -16,10 +16,11 @@ from nats.js import JetStreamContext
 
 from contracts.customers import DecisionStateChanged
 from contracts.envelope import Envelope
+from salesops.embedded import embedded_nats, free_port
 from salesops.eventstore import EventMetadata, EventStore
 from salesops.jetstream import connect_nats, ensure_service_stream
 from salesops.outbox import OutboxRelay
-from salesops.testing.servers import embedded_nats, free_port
+from salesops.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,9 @@ async def stream_message_ids(js: JetStreamContext, stream: str) -> list[str]:
     return ids
 
 
-def relay_for(pool: asyncpg.Pool, js: JetStreamContext, schema: str, namespace: str, **kw: object) -> OutboxRelay:
+def relay_for(
+    pool: asyncpg.Pool, js: JetStreamContext, schema: str, namespace: str, **kw: object
+) -> OutboxRelay:
     return OutboxRelay(pool, js, service="customers", schema=schema, namespace=namespace, **kw)  # type: ignore[arg-type]
 
 
@@ -51,8 +54,15 @@ async def test_concurrent_writers_with_late_commits_are_each_published_exactly_o
 ) -> None:
     store = EventStore(pool)
     published: Counter[int] = Counter()
-    relay = relay_for(pool, js, schema, namespace, batch_size=50, idle_interval=0.005,
-                      after_publish=lambda positions: published.update(positions))
+    relay = relay_for(
+        pool,
+        js,
+        schema,
+        namespace,
+        batch_size=50,
+        idle_interval=0.005,
+        after_publish=lambda positions: published.update(positions),
+    )
     writers, per_writer = 8, 60
     rng = random.Random(7)
     positions: list[int] = []
@@ -72,9 +82,7 @@ async def test_concurrent_writers_with_late_commits_are_each_published_exactly_o
     stop = asyncio.Event()
     relaying = asyncio.create_task(relay.run(stop))
     await asyncio.gather(*(writer(n) for n in range(writers)))
-    async with asyncio.timeout(30):
-        while await pool.fetchval("SELECT count(*) FROM outbox"):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: _outbox_empty(pool), 30)
     stop.set()
     await relaying
 
@@ -112,9 +120,7 @@ async def test_only_one_of_two_relay_replicas_publishes(
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]
     for i in range(100):
         await store.append(f"cus-{i}", [EVENT], expected_version=0, metadata=META)
-    async with asyncio.timeout(20):
-        while await pool.fetchval("SELECT count(*) FROM outbox"):
-            await asyncio.sleep(0.02)
+    await eventually(lambda: _outbox_empty(pool), 20)
     stop.set()
     await asyncio.gather(*tasks)
 
@@ -146,9 +152,7 @@ async def test_events_written_while_nats_is_down_all_arrive_once_it_is_back(
         relaying = asyncio.create_task(relay.run(stop))
         for i in range(20):
             await store.append(f"before-{i}", [EVENT], expected_version=0, metadata=META)
-        async with asyncio.timeout(10):
-            while relay.published_total < 20:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: _published(relay, 20), 10)
 
     # NATS is down: commands still succeed, their events wait in the outbox.
     for i in range(30):
@@ -157,12 +161,18 @@ async def test_events_written_while_nats_is_down_all_arrive_once_it_is_back(
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 30
 
     with embedded_nats(folder, port):
-        async with asyncio.timeout(30):
-            while await pool.fetchval("SELECT count(*) FROM outbox"):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: _outbox_empty(pool), 30)
         ids = await stream_message_ids(js, stream)
         stop.set()
         await relaying
         await nc.close()
 
     assert len(ids) == len(set(ids)) == 50
+
+
+async def _outbox_empty(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT count(*) FROM outbox")
+
+
+async def _published(relay: OutboxRelay, count: int) -> bool:
+    return relay.published_total >= count

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from salesops.clock import ManualClock
+from salesops.db import DbConnection
 from salesops.timers import DueTimer, TimerPoller, cancel_timer, schedule_timer
 
 pytestmark = pytest.mark.integration
@@ -20,14 +21,20 @@ async def fired_log(pool: asyncpg.Pool) -> asyncpg.Pool:
     return pool
 
 
-async def log_fired(conn: asyncpg.Connection, timer: DueTimer) -> None:
+async def log_fired(conn: DbConnection, timer: DueTimer) -> None:
     await conn.execute("INSERT INTO fired VALUES ($1, $2)", timer.timer_id, timer.payload)
 
 
-async def schedule(pool: asyncpg.Pool, timer_id: str, due_in: timedelta, clock: ManualClock) -> None:
+async def schedule(
+    pool: asyncpg.Pool, timer_id: str, due_in: timedelta, clock: ManualClock
+) -> None:
     async with pool.acquire() as conn:
         await schedule_timer(
-            conn, timer_id, kind="tech_answer_due", due_at=clock.now() + due_in, payload={"t": timer_id}
+            conn,
+            timer_id,
+            kind="tech_answer_due",
+            due_at=clock.now() + due_in,
+            payload={"t": timer_id},
         )
 
 
@@ -42,7 +49,9 @@ async def test_a_timer_does_not_fire_before_its_due_time_and_fires_once_after(
     clock.advance(timedelta(seconds=1))
     assert await poller.fire_due() == 1
     assert await poller.fire_due() == 0
-    assert await fired_log.fetch("SELECT timer_id FROM fired") == [("ticket-1:tech_answer",)]
+    assert await fired_log.fetchval("SELECT array_agg(timer_id) FROM fired") == [
+        "ticket-1:tech_answer"
+    ]
 
 
 async def test_a_timer_due_while_the_process_was_down_fires_once_after_restart(
@@ -65,11 +74,14 @@ async def test_two_pollers_never_fire_the_same_timer_twice(
         await schedule(fired_log, f"t-{i}", timedelta(minutes=i % 7), clock)
     clock.advance(timedelta(hours=1))
 
-    async def slow_log(conn: asyncpg.Connection, timer: DueTimer) -> None:
+    async def slow_log(conn: DbConnection, timer: DueTimer) -> None:
         await log_fired(conn, timer)
         await asyncio.sleep(0)  # let the other poller interleave
 
-    pollers = [TimerPoller(fired_log, clock, {"tech_answer_due": slow_log}, batch_size=25) for _ in range(2)]
+    pollers = [
+        TimerPoller(fired_log, clock, {"tech_answer_due": slow_log}, batch_size=25)
+        for _ in range(2)
+    ]
 
     async def drain(poller: TimerPoller) -> int:
         total = 0
@@ -97,7 +109,7 @@ async def test_a_failing_handler_writes_nothing_and_is_retried_later(
 ) -> None:
     calls = {"n": 0}
 
-    async def fails_once(conn: asyncpg.Connection, timer: DueTimer) -> None:
+    async def fails_once(conn: DbConnection, timer: DueTimer) -> None:
         await log_fired(conn, timer)
         calls["n"] += 1
         if calls["n"] == 1:

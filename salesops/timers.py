@@ -10,6 +10,7 @@ down fires on the first poll after start. The clock is injected, so tests move t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import asyncpg
 from opentelemetry import trace
 
 from salesops.clock import Clock
-from salesops.db import Migration
+from salesops.db import DbConnection, Migration
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,11 @@ class DueTimer:
     traceparent: str | None
 
 
-TimerHandler = Callable[[asyncpg.Connection, DueTimer], Awaitable[None]]
+TimerHandler = Callable[[DbConnection, DueTimer], Awaitable[None]]
 
 
 async def schedule_timer(
-    conn: asyncpg.Connection,
+    conn: DbConnection,
     timer_id: str,
     *,
     kind: str,
@@ -85,7 +86,7 @@ async def schedule_timer(
     )
 
 
-async def cancel_timer(conn: asyncpg.Connection, timer_id: str) -> bool:
+async def cancel_timer(conn: DbConnection, timer_id: str) -> bool:
     """Cancel a timer that has not fired; returns whether one was pending."""
     status = await conn.execute(
         "DELETE FROM timers WHERE timer_id = $1 AND fired_at IS NULL", timer_id
@@ -135,7 +136,7 @@ class TimerPoller:
                     fired += 1
         return fired
 
-    async def _fire(self, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> bool:
+    async def _fire(self, conn: DbConnection, row: asyncpg.Record, now: datetime) -> bool:
         timer = DueTimer(
             timer_id=row["timer_id"],
             kind=row["kind"],
@@ -169,7 +170,9 @@ class TimerPoller:
                     now + timedelta(seconds=min(2**attempts, 300)),
                 )
                 return False
-        await conn.execute("UPDATE timers SET fired_at = $2 WHERE timer_id = $1", timer.timer_id, now)
+        await conn.execute(
+            "UPDATE timers SET fired_at = $2 WHERE timer_id = $1", timer.timer_id, now
+        )
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -181,7 +184,5 @@ class TimerPoller:
                 log.warning("timer poller paused: %s", exc)
                 fired = 0
             if fired < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass

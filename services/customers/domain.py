@@ -14,7 +14,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from contracts.customers import CustomerRegistered, CustomerTier, DecisionState, DecisionStateChanged
+from contracts.customers import (
+    CustomerRegistered,
+    CustomerTier,
+    DecisionState,
+    DecisionStateChanged,
+)
 from salesops.problems import DomainError
 
 
@@ -50,7 +55,9 @@ class ChangeDecisionState:
     to_state: DecisionState
 
 
-def register_customer(command: RegisterCustomer, *, actor_id: str, now: datetime) -> list[BaseModel]:
+def register_customer(
+    command: RegisterCustomer, *, actor_id: str, now: datetime
+) -> list[BaseModel]:
     """Register a new customer."""
     name = command.name.strip()
     if not name:
@@ -95,9 +102,7 @@ def change_decision_state(
 def fold(events: Iterable[BaseModel]) -> Customer | None:
     """The customer after ``events``, or None if it was never registered."""
     customer: Customer | None = None
-    version = 0
-    for event in events:
-        version += 1
+    for version, event in enumerate(events, start=1):
         match event:
             case CustomerRegistered():
                 customer = Customer(

@@ -12,6 +12,7 @@ from contracts.customers import CustomerRegistered, DecisionStateChanged
 from salesops.access import oversees, people_overseen
 from salesops.auth import Actor
 from salesops.clock import Clock
+from salesops.db import DbConnection
 from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore
 from salesops.orgdir import OrgDirectory, Role, UnknownPerson
 from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
@@ -66,11 +67,15 @@ class CustomerService:
         try:
             owner = self._directory.person(owner_id)
         except UnknownPerson:
-            raise DomainError(f"{owner_id!r} is not a person in the org directory", field="owner_id") from None
+            raise DomainError(
+                f"{owner_id!r} is not a person in the org directory", field="owner_id"
+            ) from None
         if not any(owner.has_role(role) for role in SALES_ROLES):
             raise DomainError(f"{owner_id!r} is not sales staff", field="owner_id")
         if not oversees(self._directory, actor, owner_id):
-            raise Forbidden(f"you may register customers only for yourself or your team, not {owner_id!r}")
+            raise Forbidden(
+                f"you may register customers only for yourself or your team, not {owner_id!r}"
+            )
         unit = org_unit_id or owner.org_unit
         try:
             self._directory.org_unit(unit)
@@ -94,8 +99,11 @@ class CustomerService:
                         f"external key {external_key!r} is already customer {existing}"
                     )
             recorded = await self._store.append(
-                stream_id(command.customer_id), events, expected_version=0,
-                metadata=self._metadata(actor, correlation_id), conn=conn,
+                stream_id(command.customer_id),
+                events,
+                expected_version=0,
+                metadata=self._metadata(actor, correlation_id),
+                conn=conn,
             )
             await read_model.apply(conn, recorded, events)
             row = await read_model.get(conn, command.customer_id)
@@ -116,7 +124,9 @@ class CustomerService:
             if not oversees(self._directory, actor, customer.owner_id):
                 raise NotFound(f"no customer {customer_id!r}")
             if expected_version is not None and expected_version != customer.version:
-                raise ConcurrencyConflict(stream_id(customer_id), expected_version, customer.version)
+                raise ConcurrencyConflict(
+                    stream_id(customer_id), expected_version, customer.version
+                )
             events = domain.change_decision_state(
                 customer,
                 domain.ChangeDecisionState(customer_id=customer_id, to_state=to_state),
@@ -125,8 +135,11 @@ class CustomerService:
             )
             if events:
                 recorded = await self._store.append(
-                    stream_id(customer_id), events, expected_version=customer.version,
-                    metadata=self._metadata(actor, correlation_id), conn=conn,
+                    stream_id(customer_id),
+                    events,
+                    expected_version=customer.version,
+                    metadata=self._metadata(actor, correlation_id),
+                    conn=conn,
                 )
                 await read_model.apply(conn, recorded, events)
             row = await read_model.get(conn, customer_id)
@@ -156,11 +169,15 @@ class CustomerService:
                 raise Forbidden(f"you do not oversee {owner_id!r}")
             visible = [owner_id]
         return await read_model.list_customers(
-            self._pool, owner_ids=visible, decision_state=decision_state, tier=tier,
-            limit=limit, offset=offset,
+            self._pool,
+            owner_ids=visible,
+            decision_state=decision_state,
+            tier=tier,
+            limit=limit,
+            offset=offset,
         )
 
-    async def _load(self, conn: asyncpg.Connection, customer_id: str) -> domain.Customer:
+    async def _load(self, conn: DbConnection, customer_id: str) -> domain.Customer:
         stored = await self._store.read_stream(stream_id(customer_id), conn=conn)
         customer = domain.fold(_EVENT_CLASSES[e.event_type].model_validate(e.data) for e in stored)
         if customer is None:

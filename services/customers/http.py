@@ -39,7 +39,8 @@ class RegisterCustomerRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["宁波精密模具有限公司"])
     tier: CustomerTier = Field(examples=["A"])
     estimated_contribution: Money = Field(
-        description="Estimated contribution this period, as a decimal string", examples=["1200000.00"]
+        description="Estimated contribution this period, as a decimal string",
+        examples=["1200000.00"],
     )
     owner_id: str | None = Field(
         default=None, max_length=128, description="The owning rep; defaults to you"
@@ -59,7 +60,8 @@ class ChangeDecisionStateRequest(BaseModel):
 
     state: DecisionState = Field(examples=["intent_confirmed"])
     expected_version: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="The version you saw; a stale one is refused with 409 instead of overwriting",
     )
 
@@ -100,7 +102,11 @@ async def register_customer(
     return CustomerView.of(row)
 
 
-@router.get("", response_model=list[CustomerView], summary="Customers you oversee, least recently contacted first")
+@router.get(
+    "",
+    response_model=list[CustomerView],
+    summary="Customers you oversee, least recently contacted first",
+)
 async def list_customers(
     actor: ActorDep,
     service: ServiceDep,
@@ -127,7 +133,9 @@ async def get_customer(customer_id: str, actor: ActorDep, service: ServiceDep) -
 
 
 @router.put(
-    "/{customer_id}/decision-state", response_model=CustomerView, summary="Change the decision state"
+    "/{customer_id}/decision-state",
+    response_model=CustomerView,
+    summary="Change the decision state",
 )
 async def change_decision_state(
     customer_id: str,
@@ -137,7 +145,10 @@ async def change_decision_state(
     correlation_id: CorrelationId = None,
 ) -> CustomerView:
     row = await service.change_decision_state(
-        actor, customer_id, to_state=body.state,
-        expected_version=body.expected_version, correlation_id=correlation_id,
+        actor,
+        customer_id,
+        to_state=body.state,
+        expected_version=body.expected_version,
+        correlation_id=correlation_id,
     )
     return CustomerView.of(row)

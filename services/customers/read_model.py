@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from contracts.customers import CustomerRegistered, DecisionStateChanged
-from salesops.db import Migration
+from salesops.db import DbConnection, DbExecutor, Migration
 from salesops.eventstore import RecordedEvent
 
 MIGRATIONS = (
@@ -40,13 +40,16 @@ COLUMNS = (
 )
 
 
-async def apply(conn: asyncpg.Connection, recorded: Sequence[RecordedEvent], events: Sequence[Any]) -> None:
+async def apply(
+    conn: DbConnection, recorded: Sequence[RecordedEvent], events: Sequence[Any]
+) -> None:
     """Bring the customers table up to date with events just appended."""
     for stored, event in zip(recorded, events, strict=True):
         match event:
             case CustomerRegistered():
                 await conn.execute(
-                    f"INSERT INTO customers ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,NULL,$8,$8,$9)",
+                    f"INSERT INTO customers ({COLUMNS})"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $8, $9)",
                     event.customer_id,
                     event.external_key,
                     event.name,
@@ -68,11 +71,13 @@ async def apply(conn: asyncpg.Connection, recorded: Sequence[RecordedEvent], eve
                 )
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, customer_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM customers WHERE customer_id = $1", customer_id)
+async def get(conn: DbExecutor, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM customers WHERE customer_id = $1", customer_id
+    )
 
 
-async def find_by_external_key(conn: asyncpg.Connection, external_key: str) -> str | None:
+async def find_by_external_key(conn: DbConnection, external_key: str) -> str | None:
     value = await conn.fetchval(
         "SELECT customer_id FROM customers WHERE external_key = $1", external_key
     )

