@@ -1,28 +1,33 @@
 """Durable JetStream consumers with idempotent handling and a dead-letter subject.
 
-Built on faststream's NATS broker (pull subscription, manual acknowledgement). Messages
-of one fetched batch are handled one after the other, so events of a stream arrive at a
-handler in the order they were published. Each handler runs in a PostgreSQL transaction
-that also records the event id as processed: a redelivered message finds its id and
-changes nothing. A message that keeps failing is parked on ``sales.dlq.<service>.<consumer>``
-after ``max_attempts`` deliveries and acknowledged, so it never blocks the messages behind it.
+Each consumer is a durable pull consumer with explicit acks; replicas of a service share
+it, so each event is handled by one of them. Messages of a fetched batch are handled one
+after the other, so a handler sees the events of a stream in the order they were published.
+Each handler runs in a PostgreSQL transaction that also records the event id as processed:
+a redelivered message finds its id and changes nothing. A message that keeps failing is
+parked on ``sales.dlq.<service>.<consumer>`` after ``max_attempts`` deliveries and
+acknowledged, so it never blocks the messages behind it.
+
+Why nats-py and not faststream's NATS broker here (faststream 0.6/0.7): its pull
+subscriber either hands a fetched batch to the handler concurrently (one task per
+message, so two events of one customer can be applied out of order), or, in batch mode,
+waits until the batch is full or its timeout passes (a lone event waits the whole
+timeout) and lets a fetch time-out escape into its supervisor's growing back-off. The
+loop below is the few lines that avoid all three: fetch, handle in order, ack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
 
 import asyncpg
-from faststream import Context
-from faststream.middlewares import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
+import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -76,12 +81,22 @@ class ReceivedEvent:
 EventHandler = Callable[[DbConnection, ReceivedEvent], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Subscription:
+    consumer: str
+    stream: str
+    subjects: str
+    dead_letter_subject: str
+    wanted: frozenset[str] | None
+    handler: EventHandler
+    batch_size: int
+
+
 class EventConsumers:
-    """The durable consumers of one service, registered on its faststream broker."""
+    """The durable consumers of one service."""
 
     def __init__(
         self,
-        broker: NatsBroker,
         pool: asyncpg.Pool,
         js: JetStreamContext,
         *,
@@ -89,14 +104,19 @@ class EventConsumers:
         namespace: str = "",
         max_attempts: int = 5,
         retry_delay: float = 1.0,
+        fetch_timeout: float = 5.0,
     ) -> None:
-        self._broker = broker
         self._pool = pool
         self._js = js
         self._service = service
         self._namespace = namespace
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
+        self._fetch_timeout = fetch_timeout
+        self._subscriptions: list[_Subscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_hand: set[asyncio.Future[None]] = set()
+        self._stop = asyncio.Event()
 
     def subscribe(
         self,
@@ -109,41 +129,71 @@ class EventConsumers:
     ) -> None:
         """Feed every event of ``source_service`` (or only ``event_types``) to ``handler``.
 
-        ``name`` names the durable consumer; replicas of the service share it, so each
-        event is handled by one of them.
+        ``name`` names the durable consumer; replicas of the service share it.
         """
-        wanted = frozenset(map(snake_case, event_types)) if event_types is not None else None
-        consumer = f"{self._service}_{name}"
-        dlq = dead_letter_subject(self._service, name, self._namespace)
+        self._subscriptions.append(
+            _Subscription(
+                consumer=f"{self._service}_{name}",
+                stream=stream_name_for(source_service, self._namespace),
+                subjects=service_subjects(source_service, self._namespace),
+                dead_letter_subject=dead_letter_subject(self._service, name, self._namespace),
+                wanted=frozenset(map(snake_case, event_types)) if event_types is not None else None,
+                handler=handler,
+                batch_size=batch_size,
+            )
+        )
 
-        async def on_batch(
-            body: Any, message: Annotated[NatsBatchMessage, Context("message")]
-        ) -> None:
-            for raw in message.raw_message:
-                await self._handle(raw, consumer, dlq, wanted, handler)
+    async def start(self) -> None:
+        """Create (or join) the durable consumers and start fetching."""
+        self._stop.clear()
+        for subscription in self._subscriptions:
+            pull = await self._js.pull_subscribe(
+                subscription.subjects,
+                durable=subscription.consumer,
+                stream=subscription.stream,
+                config=ConsumerConfig(
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=30,
+                    deliver_policy=DeliverPolicy.ALL,
+                    # Our own attempt count decides when to dead-letter; the server never drops.
+                    max_deliver=-1,
+                ),
+            )
+            self._tasks.append(asyncio.create_task(self._consume(pull, subscription)))
 
-        self._broker.subscriber(
-            service_subjects(source_service, self._namespace),
-            stream=JStream(stream_name_for(source_service, self._namespace), declare=False),
-            durable=consumer,
-            pull_sub=PullSub(batch_size=batch_size, timeout=1.0, batch=True),
-            config=ConsumerConfig(
-                ack_wait=30,
-                deliver_policy=DeliverPolicy.ALL,
-                # Our own attempt count decides when to dead-letter; the server never drops.
-                max_deliver=-1,
-            ),
-            ack_policy=AckPolicy.MANUAL,
-        )(on_batch)
+    async def stop(self) -> None:
+        """Finish the message in hand and stop; unacked messages are redelivered later."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._in_hand, return_exceptions=True)
+        self._tasks.clear()
 
-    async def _handle(
-        self,
-        raw: Msg,
-        consumer: str,
-        dlq: str,
-        wanted: frozenset[str] | None,
-        handler: EventHandler,
-    ) -> None:
+    async def _consume(self, pull: JetStreamContext.PullSubscription, sub: _Subscription) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = await pull.fetch(sub.batch_size, timeout=self._fetch_timeout)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
+                log.warning("%s cannot fetch: %s", sub.consumer, exc)
+                await asyncio.sleep(1)
+                continue
+            for message in messages:
+                # Shielded: a stop request lets the message in hand finish and be acked.
+                in_hand = asyncio.ensure_future(self._handle(message, sub))
+                self._in_hand.add(in_hand)
+                in_hand.add_done_callback(self._in_hand.discard)
+                await asyncio.shield(in_hand)
+
+    async def _handle(self, raw: Msg, sub: _Subscription) -> None:
+        consumer, dlq, wanted, handler = (
+            sub.consumer,
+            sub.dead_letter_subject,
+            sub.wanted,
+            sub.handler,
+        )
         attempt = raw.metadata.num_delivered or 1
         try:
             envelope = Envelope.model_validate_json(raw.data)

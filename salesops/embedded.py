@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def embedded_postgres(data_dir: Path | None = None) -> Iterator[str]:
     # pgserver refuses a data folder of another user; a fresh temp folder is always ours.
     folder = data_dir or Path(tempfile.mkdtemp(prefix="salesops-pg-"))
     folder.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on servers; it falls back to /tmp.
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield str(server.get_uri())
     finally:
@@ -58,6 +62,7 @@ def embedded_nats(data_dir: Path | None = None, port: int | None = None) -> Iter
         [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(folder)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # stopped by us, after the services, not by a terminal's Ctrl-C
     )
     try:
         _wait_for_port(port, process)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -47,7 +46,6 @@ class ServiceRuntime:
     pool: asyncpg.Pool
     nats: NatsClient
     js: JetStreamContext
-    broker: NatsBroker
     store: EventStore
     consumers: EventConsumers
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -115,7 +113,6 @@ async def start_runtime(
         if definition.publishes:
             await ensure_service_stream(js, definition.name, settings.nats_namespace)
         await ensure_dead_letter_stream(js, settings.nats_namespace)
-        broker = NatsBroker(settings.nats_url.split(","), logger=None)
         runtime = ServiceRuntime(
             name=definition.name,
             settings=settings,
@@ -126,10 +123,9 @@ async def start_runtime(
             pool=pool,
             nats=nc,
             js=js,
-            broker=broker,
             store=EventStore(pool, clock),
             consumers=EventConsumers(
-                broker, pool, js, service=definition.name, namespace=settings.nats_namespace
+                pool, js, service=definition.name, namespace=settings.nats_namespace
             ),
         )
         service = definition.bootstrap(runtime)
@@ -151,13 +147,24 @@ async def start_runtime(
                 pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds
             )
             runtime.background.append(asyncio.create_task(poller.run(runtime.stop)))
-        await broker.start()
+        await runtime.consumers.start()
         try:
             yield runtime, service
         finally:
             runtime.stop.set()
             await asyncio.gather(*runtime.background, return_exceptions=True)
-            await broker.stop()
-            await nc.drain()
+            await _quietly("stop consumers", runtime.consumers.stop())
+            await _quietly("drain NATS", nc.drain())
+            if not nc.is_closed:
+                await _quietly("close NATS", nc.close())
     finally:
-        await pool.close()
+        await _quietly("close database pool", pool.close())
+
+
+async def _quietly(step: str, action: Awaitable[Any]) -> None:
+    """Shut down as far as possible: a server already gone must not stop the rest."""
+    try:
+        async with asyncio.timeout(10):
+            await action
+    except Exception as exc:
+        log.warning("shutdown: could not %s: %s", step, exc)

@@ -33,7 +33,7 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     environment: Literal["development", "production"] = "development"
-    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=16)
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
     jwt_issuer: str = "salesops"
     org_file: Path = REPO_ROOT / "deploy" / "org.yaml"
     policy_file: Path = REPO_ROOT / "deploy" / "policy.yaml"

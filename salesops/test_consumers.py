@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from contracts.customers import DecisionStateChanged
@@ -44,23 +43,17 @@ async def publish(js: JetStreamContext, env: Envelope, msg_id: str | None = None
 
 
 @pytest.fixture
-async def broker(
-    nats_url: str, js: JetStreamContext, namespace: str, pool: asyncpg.Pool
-) -> AsyncIterator[NatsBroker]:
+async def consumers(
+    js: JetStreamContext, namespace: str, pool: asyncpg.Pool
+) -> AsyncIterator[EventConsumers]:
     await ensure_service_stream(js, "customers", namespace)
     await ensure_dead_letter_stream(js, namespace)
     await pool.execute("CREATE TABLE seen (event_id uuid, customer_id text)")
-    nats_broker = NatsBroker(nats_url)
-    yield nats_broker
-    await nats_broker.stop()
-
-
-def consumers(
-    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
-) -> EventConsumers:
-    return EventConsumers(
-        broker, pool, js, service="metrics", namespace=namespace, max_attempts=3, retry_delay=0.05
+    service_consumers = EventConsumers(
+        pool, js, service="metrics", namespace=namespace, max_attempts=3, retry_delay=0.05
     )
+    yield service_consumers
+    await service_consumers.stop()
 
 
 async def record(conn: DbConnection, received: ReceivedEvent) -> None:
@@ -71,12 +64,10 @@ async def record(conn: DbConnection, received: ReceivedEvent) -> None:
 
 
 async def test_the_same_event_delivered_twice_changes_nothing_the_second_time(
-    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
-    consumers(broker, pool, js, namespace).subscribe(
-        "projection", source_service="customers", handler=record
-    )
-    await broker.start()
+    consumers.subscribe("projection", source_service="customers", handler=record)
+    await consumers.start()
     env = envelope("cus-1", namespace)
     await publish(js, env)
     await publish(js, env, msg_id="a-second-copy")  # the same event, stored twice
@@ -87,7 +78,7 @@ async def test_the_same_event_delivered_twice_changes_nothing_the_second_time(
 
 
 async def test_a_handler_that_fails_once_is_retried_and_counts_once(
-    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
     failures = {"left": 1}
 
@@ -97,10 +88,8 @@ async def test_a_handler_that_fails_once_is_retried_and_counts_once(
             failures["left"] -= 1
             raise ConnectionError("downstream hiccup")
 
-    consumers(broker, pool, js, namespace).subscribe(
-        "projection", source_service="customers", handler=flaky
-    )
-    await broker.start()
+    consumers.subscribe("projection", source_service="customers", handler=flaky)
+    await consumers.start()
     await publish(js, envelope("cus-1", namespace))
 
     await eventually(lambda: _count(pool, "SELECT count(*) FROM seen"))
@@ -109,7 +98,7 @@ async def test_a_handler_that_fails_once_is_retried_and_counts_once(
 
 
 async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flow_on(
-    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
     async def refuse_cus_bad(conn: DbConnection, received: ReceivedEvent) -> None:
         if received.envelope.subject == "cus-bad":
@@ -117,10 +106,8 @@ async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flo
         await record(conn, received)
 
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
-    consumers(broker, pool, js, namespace).subscribe(
-        "projection", source_service="customers", handler=refuse_cus_bad
-    )
-    await broker.start()
+    consumers.subscribe("projection", source_service="customers", handler=refuse_cus_bad)
+    await consumers.start()
     await publish(js, envelope("cus-bad", namespace))
     for i in range(5):
         await publish(js, envelope(f"cus-{i}", namespace))
@@ -134,13 +121,11 @@ async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flo
 
 
 async def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(
-    broker: NatsBroker, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
-    consumers(broker, pool, js, namespace).subscribe(
-        "projection", source_service="customers", handler=record
-    )
-    await broker.start()
+    consumers.subscribe("projection", source_service="customers", handler=record)
+    await consumers.start()
     await js.publish(f"{namespace}.sales.customers.decision_state_changed", b"{not json")
     await publish(js, envelope("cus-after", namespace))
 

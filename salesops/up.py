@@ -116,8 +116,12 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 "SALESOPS_HTTP_PORT": str(port),
                 "SALESOPS_PUBLIC_URL": urls[name],
             }
+            # A session of its own: Ctrl-C reaches only this process, which stops the
+            # services first and the servers they depend on after them.
             processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "salesops.cli", "serve", name], env=env
+                [sys.executable, "-m", "salesops.cli", "serve", name],
+                env=env,
+                start_new_session=True,
             )
         try:
             deadline = time.monotonic() + _READY_TIMEOUT

