@@ -37,14 +37,14 @@ def nats_server_binary() -> str:
 @contextlib.contextmanager
 def embedded_postgres(data_dir: Path | None = None) -> Iterator[str]:
     """A PostgreSQL server from the pgserver wheel; yields a DSN (Unix socket)."""
-    import pgserver
-
     # pgserver refuses a data folder of another user; a fresh temp folder is always ours.
     folder = data_dir or Path(tempfile.mkdtemp(prefix="salesops-pg-"))
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # platformdirs warns about XDG_RUNTIME_DIR on servers; it falls back to /tmp.
         warnings.simplefilter("ignore")
+        import pgserver
+
         server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield str(server.get_uri())
