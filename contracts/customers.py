@@ -136,3 +136,160 @@ class DecisionStateChanged(IntegrationEvent):
         description="When the change was made (RFC 3339, UTC).",
         examples=["2024-05-06T01:30:00Z"],
     )
+
+
+class CustomerTierChanged(IntegrationEvent):
+    """A customer moved to another tier (A/B/C)."""
+
+    service: ClassVar[str] = "customers"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus-0042",
+                    "from_tier": "B",
+                    "to_tier": "A",
+                    "changed_by": "gl-li-na",
+                    "changed_at": "2024-05-06T01:30:00Z",
+                }
+            ]
+        }
+    )
+
+    customer_id: Identifier = Field(description="Id of the customer.", examples=["cus-0042"])
+    from_tier: CustomerTier = Field(description="Tier before the change.", examples=["B"])
+    to_tier: CustomerTier = Field(description="Tier after the change.", examples=["A"])
+    changed_by: Identifier = Field(
+        description="Person id of who changed it.", examples=["gl-li-na"]
+    )
+    changed_at: UtcDatetime = Field(
+        description="When (RFC 3339, UTC).", examples=["2024-05-06T01:30:00Z"]
+    )
+
+
+class CustomerReassigned(IntegrationEvent):
+    """A customer was handed to another owner rep (and with them, maybe another org unit)."""
+
+    service: ClassVar[str] = "customers"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus-0042",
+                    "from_owner_id": "rep-zhang-wei",
+                    "to_owner_id": "rep-wang-fang",
+                    "org_unit_id": "group-east-1",
+                    "reassigned_by": "gl-li-na",
+                    "reassigned_at": "2024-05-06T01:30:00Z",
+                }
+            ]
+        }
+    )
+
+    customer_id: Identifier = Field(description="Id of the customer.", examples=["cus-0042"])
+    from_owner_id: Identifier = Field(
+        description="The previous owner rep.", examples=["rep-zhang-wei"]
+    )
+    to_owner_id: Identifier = Field(description="The new owner rep.", examples=["rep-wang-fang"])
+    org_unit_id: Identifier = Field(
+        description="Org unit of the customer after the change.", examples=["group-east-1"]
+    )
+    reassigned_by: Identifier = Field(
+        description="Person id of who reassigned.", examples=["gl-li-na"]
+    )
+    reassigned_at: UtcDatetime = Field(description="When (UTC).", examples=["2024-05-06T01:30:00Z"])
+
+
+class CustomerDetailsUpdated(IntegrationEvent):
+    """A customer's name or estimated contribution changed (e.g. by a re-import)."""
+
+    service: ClassVar[str] = "customers"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus-0042",
+                    "name": "宁波精密模具股份有限公司",
+                    "estimated_contribution": "1500000.00",
+                    "updated_by": "sm-qian-wenbo",
+                    "updated_at": "2024-05-06T01:30:00Z",
+                }
+            ]
+        }
+    )
+
+    customer_id: Identifier = Field(description="Id of the customer.", examples=["cus-0042"])
+    name: str = Field(min_length=1, description="Name after the change.", examples=["宁波精密模具"])
+    estimated_contribution: Money = Field(
+        description="Estimated contribution after the change.", examples=["1500000.00"]
+    )
+    updated_by: Identifier = Field(
+        description="Person id of who updated.", examples=["sm-qian-wenbo"]
+    )
+    updated_at: UtcDatetime = Field(description="When (UTC).", examples=["2024-05-06T01:30:00Z"])
+
+
+class FollowUpKind(StrEnum):
+    """How the rep was in touch with the customer."""
+
+    VISIT = "visit"
+    CALL = "call"
+    MEETING = "meeting"
+    MESSAGE = "message"
+    EMAIL = "email"
+    IMPORTED = "imported"
+    OTHER = "other"
+
+
+class FollowUpLogged(IntegrationEvent):
+    """A contact with the customer was recorded; the newest one sets the last contact time."""
+
+    service: ClassVar[str] = "customers"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus-0042",
+                    "follow_up_id": "fu-7d1e",
+                    "owner_id": "rep-zhang-wei",
+                    "kind": "visit",
+                    "contacted_at": "2024-05-06T01:30:00Z",
+                    "notes": "张总认可方案，要求下周到厂看产线",
+                    "competitor_notes": "竞品报价低 8%",
+                    "decision_chain_change": "采购总监换成李总",
+                    "last_contact_at": "2024-05-06T01:30:00Z",
+                    "logged_by": "rep-zhang-wei",
+                    "logged_at": "2024-05-06T02:00:00Z",
+                }
+            ]
+        }
+    )
+
+    customer_id: Identifier = Field(description="Id of the customer.", examples=["cus-0042"])
+    follow_up_id: Identifier = Field(description="Id of this follow-up.", examples=["fu-7d1e"])
+    owner_id: Identifier = Field(
+        description="Owner rep of the customer.", examples=["rep-zhang-wei"]
+    )
+    kind: FollowUpKind = Field(description="How the contact happened.", examples=["visit"])
+    contacted_at: UtcDatetime = Field(
+        description="When the contact happened (may be earlier than logged_at).",
+        examples=["2024-05-06T01:30:00Z"],
+    )
+    notes: str = Field(description="What was discussed.", examples=["张总认可方案"])
+    competitor_notes: str | None = Field(
+        description="What was learnt about competitors, if anything.", examples=["竞品报价低 8%"]
+    )
+    decision_chain_change: str | None = Field(
+        description="A change in who decides, if any.", examples=["采购总监换成李总"]
+    )
+    last_contact_at: UtcDatetime = Field(
+        description="The customer's last contact time after this follow-up: the newest "
+        "contacted_at of all its follow-ups, so an older follow-up logged late keeps it.",
+        examples=["2024-05-06T01:30:00Z"],
+    )
+    logged_by: Identifier = Field(
+        description="Person id of who logged it.", examples=["rep-zhang-wei"]
+    )
+    logged_at: UtcDatetime = Field(
+        description="When it was logged (UTC).", examples=["2024-05-06T02:00:00Z"]
+    )

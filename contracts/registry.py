@@ -10,13 +10,52 @@ from typing import Final
 
 from contracts.base import IntegrationEvent
 from contracts.collaboration import TicketTimedOut
-from contracts.customers import CustomerRegistered, DecisionStateChanged
+from contracts.customer_actions import (
+    CustomerWentStale,
+    NegotiationJoinConfirmed,
+    NegotiationJoinOverdue,
+    NegotiationJoinRequested,
+    NextActionCommitted,
+    NextActionCompleted,
+    NextActionOverdue,
+    NextActionsNotUpdated,
+)
+from contracts.customer_reports import (
+    ProgressReported,
+    SupportAnswered,
+    SupportAnswerOverdue,
+    TargetAllocated,
+)
+from contracts.customers import (
+    CustomerDetailsUpdated,
+    CustomerReassigned,
+    CustomerRegistered,
+    CustomerTierChanged,
+    DecisionStateChanged,
+    FollowUpLogged,
+)
 from contracts.subjects import parse_subject
 from contracts.tasks import ConcessionExceeded, TaskSubmitted
 
 _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     CustomerRegistered,
+    CustomerTierChanged,
+    CustomerReassigned,
+    CustomerDetailsUpdated,
+    FollowUpLogged,
     DecisionStateChanged,
+    NegotiationJoinRequested,
+    NegotiationJoinConfirmed,
+    NegotiationJoinOverdue,
+    NextActionCommitted,
+    NextActionCompleted,
+    NextActionOverdue,
+    NextActionsNotUpdated,
+    CustomerWentStale,
+    ProgressReported,
+    SupportAnswered,
+    SupportAnswerOverdue,
+    TargetAllocated,
     TaskSubmitted,
     ConcessionExceeded,
     TicketTimedOut,
