@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
 
 from contracts.base import IntegrationEvent
 from contracts.fields import Identifier, UtcDatetime
@@ -12,7 +12,7 @@ _WHEN = "2024-05-06T01:30:00Z"
 _DUE = "2024-05-07T01:30:00Z"
 
 
-def _example(**fields: object) -> ConfigDict:
+def _example(**fields: JsonValue) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [fields]})
 
 

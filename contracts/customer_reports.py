@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from contracts.base import IntegrationEvent
 from contracts.fields import Identifier, Money, UtcDatetime
@@ -12,7 +12,7 @@ _WHEN = "2024-05-06T01:30:00Z"
 _DUE = "2024-05-06T05:30:00Z"
 
 
-def _example(**fields: object) -> ConfigDict:
+def _example(**fields: JsonValue) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [fields]})
 
 
