@@ -334,6 +334,11 @@ class OrgDirectory(_Entry):
             path.append(self.org_unit(parent))
         return path[::-1]
 
+    def units_under(self, unit_id: str) -> list[OrgUnit]:
+        """``unit_id`` itself and every unit below it."""
+        unit = self.org_unit(unit_id)
+        return [u for u in self.org_units if unit in self.org_unit_path(u.id)]
+
     def people_under(self, unit_id: str) -> list[Person]:
         """Everyone in ``unit_id`` or any unit below it, e.g. all reps of a region."""
         unit = self.org_unit(unit_id)

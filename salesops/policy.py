@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -209,6 +209,28 @@ class Policy(_Section):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     quality_alert: QualityAlert = Field(default_factory=QualityAlert)
     health: HealthThresholds = Field(default_factory=HealthThresholds)
+
+    def next_business_time(self, local_time: time, after: datetime) -> datetime:
+        """The first instant strictly after ``after`` when the org's clocks show ``local_time``.
+
+        Computed on the local calendar, so 09:00 stays 09:00 across daylight-saving changes.
+        Returned in UTC.
+        """
+        local = after.astimezone(self.timezone)
+        candidate = datetime.combine(local.date(), local_time, tzinfo=self.timezone)
+        if candidate <= local:
+            candidate = datetime.combine(
+                local.date() + timedelta(days=1), local_time, tzinfo=self.timezone
+            )
+        return candidate.astimezone(UTC)
+
+    def previous_business_time(self, at: datetime, local_time: time) -> datetime:
+        """The same local time on the previous calendar day (e.g. the previous meeting)."""
+        local = at.astimezone(self.timezone)
+        previous = datetime.combine(
+            local.date() - timedelta(days=1), local_time, tzinfo=self.timezone
+        )
+        return previous.astimezone(UTC)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str | None = None) -> Policy:

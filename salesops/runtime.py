@@ -87,6 +87,8 @@ class ServiceDefinition:
     routers: Sequence[Any]
     bootstrap: Callable[[ServiceRuntime], Any]
     timers: Callable[[Any], Mapping[str, TimerHandler]] = lambda _service: {}
+    #: Runs once the runtime is up, before serving (e.g. to ensure recurring timers exist).
+    on_start: Callable[[Any], Awaitable[None]] | None = None
     publishes: bool = True
 
 
@@ -98,7 +100,6 @@ async def start_runtime(
     clock: Clock | None = None,
     directory: OrgDirectory | None = None,
     policy: Policy | None = None,
-    on_bootstrap: Callable[[ServiceRuntime, Any], Awaitable[None]] | None = None,
 ) -> AsyncIterator[tuple[ServiceRuntime, Any]]:
     """Connect, migrate, start the relay, timers and consumers; stop them all on exit."""
     clock = clock or SystemClock()
@@ -129,8 +130,8 @@ async def start_runtime(
             ),
         )
         service = definition.bootstrap(runtime)
-        if on_bootstrap is not None:
-            await on_bootstrap(runtime, service)
+        if definition.on_start is not None:
+            await definition.on_start(service)
         if definition.publishes:
             relay = OutboxRelay(
                 pool,

@@ -264,3 +264,28 @@ def test_policy_file_that_is_not_a_mapping_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="top level: must be a mapping") as caught:
         load_policy(listed)
     assert str(listed) in str(caught.value)
+
+
+def test_the_next_morning_meeting_is_today_before_nine_and_tomorrow_from_nine_on() -> None:
+    from datetime import UTC, datetime, time
+
+    policy = Policy()  # Asia/Shanghai, UTC+8
+    nine = time(9, 0)
+    before = datetime(2026, 3, 2, 0, 59, tzinfo=UTC)  # 08:59 in Shanghai
+    assert policy.next_business_time(nine, before) == datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    at_nine = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    assert policy.next_business_time(nine, at_nine) == datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
+    assert policy.previous_business_time(at_nine, nine) == datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
+
+def test_business_times_follow_the_local_calendar_across_daylight_saving() -> None:
+    from datetime import UTC, datetime, time
+
+    policy = Policy.from_mapping({"timezone": "Europe/Berlin"})
+    # 2026-03-29: Berlin moves from UTC+1 to UTC+2; 09:00 local is 08:00 UTC before, 07:00 after.
+    saturday_evening = datetime(2026, 3, 28, 20, 0, tzinfo=UTC)
+    sunday_nine = policy.next_business_time(time(9, 0), saturday_evening)
+    assert sunday_nine == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)
+    assert policy.previous_business_time(sunday_nine, time(9, 0)) == datetime(
+        2026, 3, 28, 8, 0, tzinfo=UTC
+    )

@@ -46,6 +46,35 @@ TIMER_MIGRATIONS = (
 )
 
 
+def just_after(deadline: datetime) -> datetime:
+    """When to fire a timer for "overdue strictly after ``deadline``".
+
+    A deadline is met at the deadline itself ("within 24 h" includes 24 h exactly), so the
+    check runs at the first instant after it (PostgreSQL keeps microseconds).
+    """
+    return deadline + timedelta(microseconds=1)
+
+
+async def ensure_timer(
+    conn: DbConnection,
+    timer_id: str,
+    *,
+    kind: str,
+    due_at: datetime,
+    payload: Mapping[str, Any] | None = None,
+) -> bool:
+    """Schedule ``timer_id`` unless it already exists (fired or not); returns whether it did."""
+    status = await conn.execute(
+        "INSERT INTO timers (timer_id, kind, due_at, payload) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (timer_id) DO NOTHING",
+        timer_id,
+        kind,
+        due_at,
+        dict(payload or {}),
+    )
+    return bool(status == "INSERT 0 1")
+
+
 @dataclass(frozen=True)
 class DueTimer:
     """A timer handed to its handler when it falls due."""

@@ -1,61 +1,254 @@
-"""Command and query handlers: load, decide (pure domain), append, project — one transaction."""
+"""Command handlers of table 1: load, decide (pure domain), append, project, schedule.
+
+Every command runs in one transaction: the events, the read model and the timers they
+start commit together or not at all.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 from pydantic import BaseModel
 
-from contracts.customers import CustomerRegistered, DecisionStateChanged
-from salesops.access import oversees, people_overseen
+from contracts.customer_actions import (
+    NegotiationJoinConfirmed,
+    NegotiationJoinRequested,
+    NextActionCommitted,
+    NextActionCompleted,
+    NextActionKind,
+)
+from contracts.customer_reports import ProgressReported, SupportAnswered
+from contracts.customers import (
+    CustomerRegistered,
+    CustomerTier,
+    DecisionState,
+    FollowUpKind,
+    FollowUpLogged,
+)
+from contracts.registry import event_class
+from salesops.access import oversees
 from salesops.auth import Actor
 from salesops.clock import Clock
 from salesops.db import DbConnection
-from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore
-from salesops.orgdir import OrgDirectory, Role, UnknownPerson
+from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore, RecordedEvent
+from salesops.orgdir import OrgDirectory, Role, UnknownOrgUnit, UnknownPerson
+from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
 from salesops.telemetry import current_traceparent
-from services.customers import domain, read_model
+from salesops.timers import cancel_timer, just_after, schedule_timer
+from services.customers import customer as rules
+from services.customers import queries, read_model
+from services.customers.customer import Customer
 
-_EVENT_CLASSES: dict[str, type[BaseModel]] = {
-    cls.__name__: cls for cls in (CustomerRegistered, DecisionStateChanged)
-}
 SALES_ROLES = frozenset(
     {Role.SALES_REP, Role.GROUP_LEAD, Role.SALES_MANAGER, Role.SALES_DIRECTOR, Role.ADMIN}
 )
+MANAGING_ROLES = frozenset({Role.GROUP_LEAD, Role.SALES_MANAGER, Role.SALES_DIRECTOR, Role.ADMIN})
+
+# Timer kinds of this service, handled in services/customers/deadlines.py.
+NEGOTIATION_JOIN_DUE = "customers.negotiation_join_due"
+NEXT_ACTION_DUE = "customers.next_action_due"
+STALE_CHECK = "customers.stale_check"
+SUPPORT_ANSWER_DUE = "customers.support_answer_due"
+MORNING_MEETING = "customers.morning_meeting"
 
 
-def stream_id(customer_id: str) -> str:
+def customer_stream(customer_id: str) -> str:
     return f"customer-{customer_id}"
 
 
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def parse_events(stored: Sequence[RecordedEvent]) -> list[BaseModel]:
+    return [event_class(e.event_type).model_validate(e.data) for e in stored]
+
+
 class CustomerService:
-    """Everything table 1 does, behind the HTTP and NATS adapters."""
+    """Everything table 1 does, behind the HTTP adapter and the timers."""
 
     def __init__(
-        self, pool: asyncpg.Pool, store: EventStore, clock: Clock, directory: OrgDirectory
+        self,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        clock: Clock,
+        directory: OrgDirectory,
+        policy: Policy,
     ) -> None:
-        self._pool = pool
-        self._store = store
-        self._clock = clock
-        self._directory = directory
+        self.pool = pool
+        self.store = store
+        self.clock = clock
+        self.directory = directory
+        self.policy = policy
 
-    def _metadata(self, actor: Actor, correlation_id: str | None) -> EventMetadata:
+    # -- plumbing ------------------------------------------------------------------------
+
+    @staticmethod
+    def metadata(actor: Actor, correlation_id: str | None = None) -> EventMetadata:
         return EventMetadata(
             actor=actor.id,
             correlation_id=correlation_id or str(uuid.uuid4()),
             traceparent=current_traceparent(),
         )
 
+    async def record(
+        self,
+        conn: DbConnection,
+        stream_id: str,
+        events: Sequence[BaseModel],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+    ) -> list[RecordedEvent]:
+        """Append, project and schedule what the events start — in the caller's transaction."""
+        if not events:
+            return []
+        recorded = await self.store.append(
+            stream_id, events, expected_version=expected_version, metadata=metadata, conn=conn
+        )
+        await read_model.apply(conn, recorded, events)
+        await self._schedule(conn, events)
+        return recorded
+
+    async def _schedule(self, conn: DbConnection, events: Sequence[BaseModel]) -> None:
+        stale_after = self.policy.thresholds
+        for e in events:
+            match e:
+                case CustomerRegistered():
+                    await schedule_timer(
+                        conn,
+                        f"stale:{e.customer_id}",
+                        kind=STALE_CHECK,
+                        due_at=rules.stale_check_due(e.registered_at, stale_after),
+                        payload={"customer_id": e.customer_id},
+                    )
+                case FollowUpLogged():
+                    await schedule_timer(
+                        conn,
+                        f"stale:{e.customer_id}",
+                        kind=STALE_CHECK,
+                        due_at=rules.stale_check_due(e.last_contact_at, stale_after),
+                        payload={"customer_id": e.customer_id},
+                    )
+                case NegotiationJoinRequested():
+                    await schedule_timer(
+                        conn,
+                        f"negotiation:{e.request_id}",
+                        kind=NEGOTIATION_JOIN_DUE,
+                        due_at=just_after(e.due_at),
+                        payload={"customer_id": e.customer_id, "request_id": e.request_id},
+                    )
+                case NegotiationJoinConfirmed():
+                    await cancel_timer(conn, f"negotiation:{e.request_id}")
+                case NextActionCommitted():
+                    await schedule_timer(
+                        conn,
+                        f"next-action:{e.customer_id}",
+                        kind=NEXT_ACTION_DUE,
+                        due_at=just_after(e.due_at),
+                        payload={"customer_id": e.customer_id, "due_at": e.due_at.isoformat()},
+                    )
+                case NextActionCompleted():
+                    await cancel_timer(conn, f"next-action:{e.customer_id}")
+                case ProgressReported():
+                    await schedule_timer(
+                        conn,
+                        f"support:{e.report_id}",
+                        kind=SUPPORT_ANSWER_DUE,
+                        due_at=just_after(e.answer_due_at),
+                        payload={"report_id": e.report_id},
+                    )
+                case SupportAnswered():
+                    await cancel_timer(conn, f"support:{e.report_id}")
+
+    async def load(self, conn: DbConnection, customer_id: str) -> Customer:
+        stored = await self.store.read_stream(customer_stream(customer_id), conn=conn)
+        customer = rules.fold(parse_events(stored))
+        if customer is None:
+            raise NotFound(f"no customer {customer_id!r}")
+        return customer
+
+    def authorise(self, actor: Actor, customer: Customer, *, owner_only: bool = False) -> None:
+        """A rep acts on their own customers; supervisors on their subtree's (unless owner_only)."""
+        allowed = actor.id == customer.owner_id or (
+            not owner_only and oversees(self.directory, actor, customer.owner_id)
+        )
+        if not allowed:
+            who = "its owner" if owner_only else "its owner and their supervisors"
+            raise Forbidden(f"customer {customer.customer_id} is for {who} only")
+
+    async def change(
+        self,
+        actor: Actor,
+        customer_id: str,
+        decide: Callable[[Customer], list[BaseModel]],
+        *,
+        owner_only: bool = False,
+        expected_version: int | None = None,
+        correlation_id: str | None = None,
+    ) -> asyncpg.Record:
+        """Run one command on one customer and return its read-model row."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            customer = await self.load(conn, customer_id)
+            self.authorise(actor, customer, owner_only=owner_only)
+            if expected_version is not None and expected_version != customer.version:
+                raise ConcurrencyConflict(
+                    customer_stream(customer_id), expected_version, customer.version
+                )
+            await self.record(
+                conn,
+                customer_stream(customer_id),
+                decide(customer),
+                expected_version=customer.version,
+                metadata=self.metadata(actor, correlation_id),
+            )
+            row = await queries.get_customer(conn, customer_id)
+        assert row is not None
+        return row
+
+    # -- directory look-ups ----------------------------------------------------------------
+
+    def sales_person(self, person_id: str, field: str) -> str:
+        try:
+            person = self.directory.person(person_id)
+        except UnknownPerson:
+            raise DomainError(
+                f"{person_id!r} is not a person in the org directory", field=field
+            ) from None
+        if not any(person.has_role(role) for role in SALES_ROLES):
+            raise DomainError(f"{person_id!r} is not sales staff", field=field)
+        return person.org_unit
+
+    def org_unit(self, unit_id: str, field: str) -> str:
+        try:
+            return self.directory.org_unit(unit_id).id
+        except UnknownOrgUnit:
+            raise DomainError(f"{unit_id!r} is not an org unit", field=field) from None
+
+    def sales_manager_of(self, rep_id: str) -> str | None:
+        manager = self.directory.first_with_role_above(rep_id, Role.SALES_MANAGER)
+        if manager is None:  # a small org: the nearest sales director stands in
+            manager = self.directory.first_with_role_above(rep_id, Role.SALES_DIRECTOR)
+        return None if manager is None else manager.id
+
+    def manager_id_of(self, person_id: str) -> str | None:
+        manager = self.directory.manager_of(person_id)
+        return None if manager is None else manager.id
+
+    # -- commands --------------------------------------------------------------------------
+
     async def register(
         self,
         actor: Actor,
         *,
         name: str,
-        tier: Any,
-        estimated_contribution: Any,
+        tier: CustomerTier,
+        estimated_contribution: Decimal,
         owner_id: str | None = None,
         org_unit_id: str | None = None,
         external_key: str | None = None,
@@ -64,122 +257,167 @@ class CustomerService:
         if not actor.has_any_role(SALES_ROLES):
             raise Forbidden("only sales staff register customers")
         owner_id = owner_id or actor.id
-        try:
-            owner = self._directory.person(owner_id)
-        except UnknownPerson:
-            raise DomainError(
-                f"{owner_id!r} is not a person in the org directory", field="owner_id"
-            ) from None
-        if not any(owner.has_role(role) for role in SALES_ROLES):
-            raise DomainError(f"{owner_id!r} is not sales staff", field="owner_id")
-        if not oversees(self._directory, actor, owner_id):
-            raise Forbidden(
-                f"you may register customers only for yourself or your team, not {owner_id!r}"
-            )
-        unit = org_unit_id or owner.org_unit
-        try:
-            self._directory.org_unit(unit)
-        except KeyError:
-            raise DomainError(f"{unit!r} is not an org unit", field="org_unit_id") from None
-        command = domain.RegisterCustomer(
-            customer_id=f"cus-{uuid.uuid4().hex[:12]}",
+        owner_unit = self.sales_person(owner_id, "owner_id")
+        if not oversees(self.directory, actor, owner_id):
+            raise Forbidden(f"you register customers for yourself or your team, not {owner_id!r}")
+        unit = self.org_unit(org_unit_id, "org_unit_id") if org_unit_id else owner_unit
+        customer_id = new_id("cus")
+        events = rules.register_customer(
+            customer_id=customer_id,
             name=name,
             tier=tier,
             owner_id=owner_id,
             org_unit_id=unit,
             estimated_contribution=estimated_contribution,
             external_key=external_key,
+            actor_id=actor.id,
+            now=self.clock.now(),
         )
-        events = domain.register_customer(command, actor_id=actor.id, now=self._clock.now())
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             if external_key is not None:
-                existing = await read_model.find_by_external_key(conn, external_key)
+                existing = await queries.customer_id_by_external_key(conn, external_key)
                 if existing is not None:
                     raise StateConflict(
-                        f"external key {external_key!r} is already customer {existing}"
+                        f"{external_key!r} is already customer {existing}", field="external_key"
                     )
-            recorded = await self._store.append(
-                stream_id(command.customer_id),
+            await self.record(
+                conn,
+                customer_stream(customer_id),
                 events,
                 expected_version=0,
-                metadata=self._metadata(actor, correlation_id),
-                conn=conn,
+                metadata=self.metadata(actor, correlation_id),
             )
-            await read_model.apply(conn, recorded, events)
-            row = await read_model.get(conn, command.customer_id)
+            row = await queries.get_customer(conn, customer_id)
         assert row is not None
         return row
+
+    async def change_tier(
+        self, actor: Actor, customer_id: str, tier: CustomerTier, expected_version: int | None
+    ) -> asyncpg.Record:
+        now = self.clock.now()
+        return await self.change(
+            actor,
+            customer_id,
+            lambda c: rules.change_tier(c, tier, actor_id=actor.id, now=now),
+            expected_version=expected_version,
+        )
+
+    async def reassign(
+        self, actor: Actor, customer_id: str, owner_id: str, org_unit_id: str | None
+    ) -> asyncpg.Record:
+        if not actor.has_any_role(MANAGING_ROLES):
+            raise Forbidden("customers are reassigned by a group lead or above")
+        owner_unit = self.sales_person(owner_id, "owner_id")
+        if not oversees(self.directory, actor, owner_id):
+            raise Forbidden(f"you may hand customers only to people you oversee, not {owner_id!r}")
+        unit = self.org_unit(org_unit_id, "org_unit_id") if org_unit_id else owner_unit
+        now = self.clock.now()
+        return await self.change(
+            actor,
+            customer_id,
+            lambda c: rules.reassign(c, owner_id, unit, actor_id=actor.id, now=now),
+        )
+
+    async def log_follow_up(
+        self,
+        actor: Actor,
+        customer_id: str,
+        *,
+        kind: FollowUpKind,
+        contacted_at: datetime,
+        notes: str,
+        competitor_notes: str | None,
+        decision_chain_change: str | None,
+    ) -> asyncpg.Record:
+        now = self.clock.now()
+        return await self.change(
+            actor,
+            customer_id,
+            lambda c: rules.log_follow_up(
+                c,
+                follow_up_id=new_id("fu"),
+                kind=kind,
+                contacted_at=contacted_at,
+                notes=notes,
+                competitor_notes=competitor_notes,
+                decision_chain_change=decision_chain_change,
+                actor_id=actor.id,
+                now=now,
+            ),
+        )
 
     async def change_decision_state(
         self,
         actor: Actor,
         customer_id: str,
         *,
-        to_state: Any,
+        to_state: DecisionState,
         expected_version: int | None = None,
         correlation_id: str | None = None,
     ) -> asyncpg.Record:
-        async with self._pool.acquire() as conn, conn.transaction():
-            customer = await self._load(conn, customer_id)
-            if not oversees(self._directory, actor, customer.owner_id):
-                raise NotFound(f"no customer {customer_id!r}")
-            if expected_version is not None and expected_version != customer.version:
-                raise ConcurrencyConflict(
-                    stream_id(customer_id), expected_version, customer.version
-                )
-            events = domain.change_decision_state(
-                customer,
-                domain.ChangeDecisionState(customer_id=customer_id, to_state=to_state),
+        now = self.clock.now()
+        return await self.change(
+            actor,
+            customer_id,
+            lambda c: rules.change_decision_state(
+                c,
+                to_state,
+                manager_id=self.sales_manager_of(c.owner_id),
+                request_id=new_id("nj"),
+                join_window=self.policy.sla.negotiation_join,
                 actor_id=actor.id,
-                now=self._clock.now(),
+                now=now,
+            ),
+            expected_version=expected_version,
+            correlation_id=correlation_id,
+        )
+
+    async def confirm_negotiation_join(self, actor: Actor, customer_id: str) -> asyncpg.Record:
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            customer = await self.load(conn, customer_id)
+            # Only the named manager may confirm: the domain rule says so, whoever sees it.
+            events = rules.confirm_negotiation_join(customer, actor_id=actor.id, now=now)
+            await self.record(
+                conn,
+                customer_stream(customer_id),
+                events,
+                expected_version=customer.version,
+                metadata=self.metadata(actor),
             )
-            if events:
-                recorded = await self._store.append(
-                    stream_id(customer_id),
-                    events,
-                    expected_version=customer.version,
-                    metadata=self._metadata(actor, correlation_id),
-                    conn=conn,
-                )
-                await read_model.apply(conn, recorded, events)
-            row = await read_model.get(conn, customer_id)
+            row = await queries.get_customer(conn, customer_id)
         assert row is not None
         return row
 
-    async def get(self, actor: Actor, customer_id: str) -> asyncpg.Record:
-        row = await read_model.get(self._pool, customer_id)
-        if row is None or not oversees(self._directory, actor, row["owner_id"]):
-            # Someone else's customer looks the same as no customer: ids leak nothing.
-            raise NotFound(f"no customer {customer_id!r}")
-        return row
-
-    async def list(
+    async def commit_next_action(
         self,
         actor: Actor,
+        customer_id: str,
         *,
-        owner_id: str | None,
-        decision_state: str | None,
-        tier: str | None,
-        limit: int,
-        offset: int,
-    ) -> list[asyncpg.Record]:
-        visible = people_overseen(self._directory, actor)
-        if owner_id is not None:
-            if visible is not None and owner_id not in visible:
-                raise Forbidden(f"you do not oversee {owner_id!r}")
-            visible = [owner_id]
-        return await read_model.list_customers(
-            self._pool,
-            owner_ids=visible,
-            decision_state=decision_state,
-            tier=tier,
-            limit=limit,
-            offset=offset,
+        kind: NextActionKind,
+        description: str,
+        due_at: datetime,
+    ) -> asyncpg.Record:
+        now = self.clock.now()
+        return await self.change(
+            actor,
+            customer_id,
+            lambda c: rules.commit_next_action(
+                c, kind, description, due_at, actor_id=actor.id, now=now
+            ),
+            owner_only=True,
         )
 
-    async def _load(self, conn: DbConnection, customer_id: str) -> domain.Customer:
-        stored = await self._store.read_stream(stream_id(customer_id), conn=conn)
-        customer = domain.fold(_EVENT_CLASSES[e.event_type].model_validate(e.data) for e in stored)
-        if customer is None:
+    async def complete_next_action(self, actor: Actor, customer_id: str) -> asyncpg.Record:
+        now = self.clock.now()
+        return await self.change(
+            actor, customer_id, lambda c: rules.complete_next_action(c, now=now), owner_only=True
+        )
+
+    async def get(self, actor: Actor, customer_id: str) -> asyncpg.Record:
+        row = await queries.get_customer(self.pool, customer_id)
+        if row is None:
             raise NotFound(f"no customer {customer_id!r}")
-        return customer
+        if not oversees(self.directory, actor, row["owner_id"]):
+            raise Forbidden(f"customer {customer_id} is for its owner and their supervisors only")
+        return row

@@ -67,7 +67,7 @@ async def test_changing_the_decision_state_stores_and_publishes_decision_state_c
 
     assert response.status_code == 200, response.text
     assert response.json()["decision_state"] == "intent_confirmed"
-    assert response.json()["version"] == 2
+    assert response.json()["version"] == 3  # and NegotiationJoinRequested
     message = await subscription.next_msg(timeout=10)
     envelope = Envelope.model_validate_json(message.data)
     event = envelope.event_as(DecisionStateChanged)
@@ -186,7 +186,7 @@ async def test_a_rep_cannot_see_another_reps_customer_but_their_lead_can(
     customer = await register(customers)
     url = f"/customers/{customer['customer_id']}"
 
-    assert (await customers.client.get(url, headers=customers.auth(OTHER_REP))).status_code == 404
+    assert (await customers.client.get(url, headers=customers.auth(OTHER_REP))).status_code == 403
     assert (await customers.client.get(url, headers=customers.auth(LEAD))).status_code == 200
     other_list = await customers.client.get("/customers", headers=customers.auth(OTHER_REP))
     assert other_list.json() == []
