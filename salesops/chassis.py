@@ -77,13 +77,19 @@ def create_service_app(
     clock: Clock | None = None,
     directory: OrgDirectory | None = None,
     policy: Policy | None = None,
+    poll_timers: bool = True,
 ) -> FastAPI:
     """The ASGI app of one service; connections open in its lifespan, not at import."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with start_runtime(
-            definition, settings, clock=clock, directory=directory, policy=policy
+            definition,
+            settings,
+            clock=clock,
+            directory=directory,
+            policy=policy,
+            poll_timers=poll_timers,
         ) as (runtime, service):
             app.state.runtime = runtime
             app.state.service = service

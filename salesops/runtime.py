@@ -48,6 +48,7 @@ class ServiceRuntime:
     js: JetStreamContext
     store: EventStore
     consumers: EventConsumers
+    timer_poller: TimerPoller | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -100,6 +101,7 @@ async def start_runtime(
     clock: Clock | None = None,
     directory: OrgDirectory | None = None,
     policy: Policy | None = None,
+    poll_timers: bool = True,
 ) -> AsyncIterator[tuple[ServiceRuntime, Any]]:
     """Connect, migrate, start the relay, timers and consumers; stop them all on exit."""
     clock = clock or SystemClock()
@@ -144,10 +146,14 @@ async def start_runtime(
             runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
         timer_handlers = definition.timers(service)
         if timer_handlers:
-            poller = TimerPoller(
+            runtime.timer_poller = TimerPoller(
                 pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds
             )
-            runtime.background.append(asyncio.create_task(poller.run(runtime.stop)))
+            # Tests that move a manual clock fire timers themselves, when they choose to.
+            if poll_timers:
+                runtime.background.append(
+                    asyncio.create_task(runtime.timer_poller.run(runtime.stop))
+                )
         await runtime.consumers.start()
         try:
             yield runtime, service

@@ -31,17 +31,19 @@ Cells = tuple[object, ...]
 _MIB: Final = 1024 * 1024
 #: Magic numbers of files uploaded by mistake, so the reason can say what the file is.
 #: An encrypted (password-protected) .xlsx is an OLE2 container too.
+_OLE2_HINT: Final = (
+    "an old Excel .xls file or a password-protected workbook; save it as .xlsx or CSV"
+)
 _SIGNATURES: Final = (
     (b"%PDF-", "a PDF"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls file or a password-protected "
-     "workbook; save it as .xlsx or CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", _OLE2_HINT),
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF8", "a GIF image"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"Rar!", "a RAR archive"),
     (b"7z\xbc\xaf", "a 7-Zip archive"),
-)  # fmt: skip
+)
 _ZIP_SIGNATURES: Final = (b"PK\x03\x04", b"PK\x05\x06")
 #: Real XML in a workbook compresses about tenfold; far beyond that is a zip bomb.
 _MAX_UNPACK_RATIO: Final = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import random
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -540,8 +540,13 @@ def test_pdf_bytes_are_rejected_as_a_pdf(directory: OrgDirectory) -> None:
     assert parsed.format is None
 
 
-def test_random_bytes_are_rejected(directory: OrgDirectory) -> None:
-    problem = only_problem(parse(os.urandom(4096), directory, content_type=None))
+@pytest.mark.parametrize("nul_free", [False, True])
+def test_random_bytes_are_rejected(directory: OrgDirectory, nul_free: bool) -> None:
+    noise = random.Random(20240506).randbytes(4096)
+    if nul_free:  # gets past the NUL check, so GB18030 must refuse it
+        noise = noise.replace(b"\x00", b"\x01")
+
+    problem = only_problem(parse(noise, directory, content_type=None))
 
     assert problem.row is None
     assert problem.reason.startswith("not an .xlsx or .csv file:")
@@ -556,14 +561,37 @@ def test_an_old_xls_file_is_rejected_with_a_hint(directory: OrgDirectory) -> Non
     assert "save it as .xlsx or CSV" in problem.reason
 
 
-def test_a_zip_that_is_not_a_workbook_is_rejected(directory: OrgDirectory) -> None:
+@pytest.mark.parametrize(
+    ("member", "what"),
+    [("customers.csv", "a zip archive"), ("word/document.xml", "a Word document (.docx)")],
+)
+def test_a_zip_that_is_not_a_workbook_is_rejected(
+    directory: OrgDirectory, member: str, what: str
+) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("customers.csv", csv_bytes([HEADER, ROW]))
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr(member, csv_bytes([HEADER, ROW]))
 
     problem = only_problem(parse(buffer.getvalue(), directory, content_type=None))
 
-    assert problem.reason == "not an .xlsx or .csv file: looks like a zip archive"
+    assert problem.reason == f"not an .xlsx or .csv file: looks like {what}"
+
+
+def test_a_workbook_that_unpacks_far_beyond_the_size_limit_is_rejected(
+    directory: OrgDirectory,
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (4 * 1024 * 1024))
+    content = buffer.getvalue()
+
+    parsed = parse(content, directory, max_bytes=64 * 1024)
+
+    assert len(content) < 64 * 1024
+    assert only_problem(parsed).reason == "the workbook unpacks to more than 1,310,720 bytes"
 
 
 def test_a_damaged_workbook_is_rejected(directory: OrgDirectory) -> None:
