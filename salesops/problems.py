@@ -44,6 +44,15 @@ class Forbidden(DomainError):
     title = "Your role does not allow this"
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    kind = "payload-too-large"
+    title = "The request body is too large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"the body may be at most {limit_bytes:,} bytes", field="body")
+
+
 class StateConflict(DomainError):
     """The record is in a state where this command does not apply (e.g. a locked task)."""
 

@@ -7,13 +7,17 @@ from decimal import Decimal
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.customer_reports import KeyAction, Obstacle, SupportAnswer, TargetNodeKind
 from contracts.fields import Money
 from salesops.auth import Actor, current_actor
+from salesops.problems import PayloadTooLarge, problem
 from services.customers.http import Command
+from services.customers.importer import MAX_IMPORT_BYTES, CustomerImporter
+from services.customers.importing import RowProblem
 from services.customers.reports import ReportService
 from services.customers.targets import CoverageLine
 
@@ -169,3 +173,94 @@ async def allocate_target(
 )
 async def coverage(period: Period, actor: ActorDep, reports: ReportsDep) -> list[CoverageView]:
     return [CoverageView.of(line) for line in await reports.coverage(period)]
+
+
+class ImportProblemView(BaseModel):
+    row: int | None
+    column: str | None
+    reason: str
+
+
+class ImportOutcomeView(BaseModel):
+    dry_run: bool
+    format: str | None
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    problems: list[ImportProblemView]
+    warnings: list[str]
+
+
+def importer(request: Request) -> CustomerImporter:
+    service: CustomerImporter = request.app.state.service.importer
+    return service
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(limit)
+    return bytes(body)
+
+
+@router.post(
+    "/customers/import",
+    response_model=ImportOutcomeView,
+    summary="Import customers from .xlsx, CSV or pasted tab-separated rows (the request body)",
+    responses={422: {"description": "The batch has bad rows; nothing was imported"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+                "text/csv": {},
+                "text/tab-separated-values": {},
+                "text/plain": {},
+            },
+        }
+    },
+)
+async def import_customers(
+    request: Request,
+    actor: ActorDep,
+    customer_importer: Annotated[CustomerImporter, Depends(importer)],
+    dry_run: bool = False,
+) -> Response:
+    content = await _read_limited(request, MAX_IMPORT_BYTES)
+    outcome = await customer_importer.run(
+        actor, content, content_type=request.headers.get("content-type"), dry_run=dry_run
+    )
+    view = ImportOutcomeView(
+        dry_run=outcome.dry_run,
+        format=outcome.format,
+        rows=outcome.rows,
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        problems=[
+            ImportProblemView(row=p.row, column=p.column, reason=p.reason) for p in outcome.problems
+        ],
+        warnings=outcome.warnings,
+    )
+    if outcome.problems and not dry_run:
+        return problem(
+            422,
+            "import-rejected",
+            "The import has bad rows; nothing was imported",
+            f"{len(outcome.problems)} problem(s), first: " + _describe(outcome.problems[0]),
+            instance=request.url.path,
+            errors=[p.model_dump() for p in view.problems],
+        )
+    return JSONResponse(view.model_dump(mode="json"))
+
+
+def _describe(p: RowProblem) -> str:
+    where = "the file" if p.row is None else f"row {p.row}"
+    column = f", column {p.column}" if p.column else ""
+    return f"{where}{column}: {p.reason}"

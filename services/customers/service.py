@@ -8,6 +8,7 @@ from salesops.runtime import ServiceDefinition, ServiceRuntime
 from services.customers import http, http_reports, read_model
 from services.customers.deadlines import Deadlines
 from services.customers.handlers import CustomerService
+from services.customers.importer import CustomerImporter
 from services.customers.reports import ReportService
 
 
@@ -18,13 +19,16 @@ class CustomersApp:
     customers: CustomerService
     reports: ReportService
     deadlines: Deadlines
+    importer: CustomerImporter
 
 
 def bootstrap(runtime: ServiceRuntime) -> CustomersApp:
     customers = CustomerService(
         runtime.pool, runtime.store, runtime.clock, runtime.directory, runtime.policy
     )
-    return CustomersApp(customers, ReportService(customers), Deadlines(customers))
+    return CustomersApp(
+        customers, ReportService(customers), Deadlines(customers), CustomerImporter(customers)
+    )
 
 
 async def on_start(app: CustomersApp) -> None:
