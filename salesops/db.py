@@ -87,3 +87,28 @@ async def apply_migrations(
             await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", migration.name)
             applied.append(migration.name)
     return applied
+
+
+#: One SQL statement with its arguments, to run now or later in a batch.
+Statement: TypeAlias = tuple[str, tuple[Any, ...]]
+
+
+async def execute_batched(conn: DbConnection, per_stream: Sequence[Sequence[Statement]]) -> None:
+    """Run many streams' statements with few round trips, keeping each stream's order.
+
+    Round *k* runs the *k*-th statement of every stream; within a round, statements with the
+    same SQL go to the server together (``executemany`` pipelines them). Statements of
+    different streams touch different rows, so only each stream's own order matters.
+    """
+    rounds = max((len(statements) for statements in per_stream), default=0)
+    for k in range(rounds):
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
+        for statements in per_stream:
+            if k < len(statements):
+                sql, args = statements[k]
+                grouped.setdefault(sql, []).append(args)
+        for sql, arg_list in grouped.items():
+            if len(arg_list) == 1:
+                await conn.execute(sql, *arg_list[0])
+            else:
+                await conn.executemany(sql, arg_list)

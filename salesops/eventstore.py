@@ -81,6 +81,59 @@ SELECT position, event_id, stream_version FROM inserted ORDER BY stream_version
 """
 
 
+# Many streams in one statement: claim new streams and move existing ones, then insert every
+# event whose stream was claimed. A stream that could not be claimed (stale version) makes
+# the caller raise, rolling the whole batch back.
+_APPEND_MANY = """
+WITH request AS (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) AS r(stream_id, expected, n)
+),
+created AS (
+    INSERT INTO streams (stream_id, version)
+    SELECT stream_id, n FROM request WHERE expected = 0
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING stream_id, version
+),
+moved AS (
+    UPDATE streams s SET version = r.expected + r.n
+    FROM request r
+    WHERE r.expected > 0 AND s.stream_id = r.stream_id AND s.version = r.expected
+    RETURNING s.stream_id, s.version
+),
+claimed AS (SELECT * FROM created UNION ALL SELECT * FROM moved),
+inserted AS (
+    INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
+                        data, metadata, recorded_at)
+    SELECT e.event_id, e.stream_id, r.expected + e.ordinal, e.event_type, e.schema_version,
+           e.data::jsonb, $10::jsonb, $11
+    FROM unnest($4::uuid[], $5::text[], $6::int[], $7::text[], $8::int[], $9::text[])
+             AS e(event_id, stream_id, ordinal, event_type, schema_version, data)
+    JOIN request r ON r.stream_id = e.stream_id
+    JOIN claimed c ON c.stream_id = e.stream_id
+    ORDER BY e.stream_id, e.ordinal
+    RETURNING position, event_id, stream_id, stream_version
+),
+queued AS (
+    INSERT INTO outbox (position)
+    SELECT position FROM inserted WHERE event_id = ANY($12::uuid[])
+)
+SELECT (SELECT array_agg(r.stream_id) FROM request r
+        WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.stream_id = r.stream_id)) AS stale,
+       coalesce(array_agg(position ORDER BY position), '{}') AS positions,
+       coalesce(array_agg(event_id ORDER BY position), '{}') AS event_ids
+FROM inserted
+"""
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """Events for one stream, in a batch appended by :meth:`EventStore.append_many`."""
+
+    stream_id: str
+    events: Sequence[BaseModel]
+    expected_version: int
+
+
 class ConcurrencyConflict(Exception):
     """The stream moved on since the caller read it: reload and decide again (HTTP 409)."""
 
@@ -214,6 +267,80 @@ class EventStore:
             )
             for row, event in zip(rows, events, strict=True)
         ]
+
+    async def append_many(
+        self,
+        batch: Sequence[StreamAppend],
+        *,
+        metadata: EventMetadata,
+        conn: DbConnection,
+    ) -> list[list[RecordedEvent]]:
+        """Append to many streams in one statement, inside the caller's transaction.
+
+        Each stream's ``expected_version`` is checked as in :meth:`append` (0 = new stream).
+        If any stream is stale, :class:`ConcurrencyConflict` is raised and the caller's
+        transaction must be rolled back (nothing of the batch may stay). Returns the
+        recorded events per stream, in the order given.
+        """
+        items = [item for item in batch if item.events]
+        if not items:
+            return [[] for _ in batch]
+        if len({item.stream_id for item in items}) != len(items):
+            raise ValueError("a batch names each stream once")
+        recorded_at = self._clock.now()
+        ids: list[uuid.UUID] = []
+        public: list[uuid.UUID] = []
+        columns: tuple[list[str], list[int], list[str], list[int], list[str]] = ([], [], [], [], [])
+        for item in items:
+            if item.expected_version < 0:
+                raise ValueError("expected_version must be >= 0 in a batch")
+            for ordinal, event in enumerate(item.events, start=1):
+                event_id = uuid.uuid4()
+                ids.append(event_id)
+                if isinstance(event, IntegrationEvent):
+                    public.append(event_id)
+                columns[0].append(item.stream_id)
+                columns[1].append(ordinal)
+                columns[2].append(type(event).__name__)
+                columns[3].append(_schema_version(event))
+                columns[4].append(event.model_dump_json())
+        row = await conn.fetchrow(
+            _APPEND_MANY,
+            [item.stream_id for item in items],
+            [item.expected_version for item in items],
+            [len(item.events) for item in items],
+            ids,
+            *columns,
+            metadata.as_json(),
+            recorded_at,
+            public,
+        )
+        assert row is not None
+        if row["stale"]:
+            stale = next(item for item in items if item.stream_id == row["stale"][0])
+            actual = await self.stream_version(stale.stream_id, conn=conn)
+            raise ConcurrencyConflict(stale.stream_id, stale.expected_version, actual)
+        position_of = dict(zip(row["event_ids"], row["positions"], strict=True))
+        results: dict[str, list[RecordedEvent]] = {}
+        event_ids = iter(ids)
+        for item in items:
+            results[item.stream_id] = [
+                RecordedEvent(
+                    position=position_of[event_id],
+                    event_id=event_id,
+                    stream_id=item.stream_id,
+                    stream_version=item.expected_version + ordinal,
+                    event_type=type(event).__name__,
+                    schema_version=_schema_version(event),
+                    data=event.model_dump(mode="json"),
+                    metadata=metadata,
+                    recorded_at=recorded_at,
+                )
+                for ordinal, (event, event_id) in enumerate(
+                    zip(item.events, event_ids, strict=False), start=1
+                )
+            ]
+        return [results.get(item.stream_id, []) for item in batch]
 
     async def stream_version(self, stream_id: str, *, conn: DbConnection | None = None) -> int:
         """The stream's current version; 0 when it does not exist."""

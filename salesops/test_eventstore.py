@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from contracts.customers import DecisionState, DecisionStateChanged
 from salesops.clock import ManualClock
-from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore
+from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore, StreamAppend
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +135,43 @@ async def test_read_all_returns_every_stream_after_a_position(pool: asyncpg.Pool
     after_first = await store.read_all(after_position=first[0].position)
 
     assert [(e.stream_id, e.stream_version) for e in after_first] == [("b", 1), ("b", 2)]
+
+
+async def test_a_batch_appends_to_new_and_existing_streams_in_one_go(pool: asyncpg.Pool) -> None:
+    store = EventStore(pool)
+    await store.append("old", [changed()], expected_version=0, metadata=META)
+    batch = [
+        StreamAppend("new-1", [changed(), NoteTaken(text="a")], 0),
+        StreamAppend("old", [changed()], 1),
+        StreamAppend("new-2", [changed()], 0),
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        recorded = await store.append_many(batch, metadata=META, conn=conn)
+
+    assert [[r.stream_version for r in stream] for stream in recorded] == [[1, 2], [2], [1]]
+    assert [e.event_type for e in await store.read_stream("new-1")] == [
+        "DecisionStateChanged",
+        "NoteTaken",
+    ]
+    assert await store.stream_version("old") == 2
+    # Three published-language events, the private NoteTaken stays out of the outbox.
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1 + 3
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [StreamAppend("old", [NoteTaken(text="x")], 0), StreamAppend("old", [NoteTaken(text="x")], 5)],
+)
+async def test_one_stale_stream_fails_the_whole_batch(
+    pool: asyncpg.Pool, stale: StreamAppend
+) -> None:
+    store = EventStore(pool)
+    await store.append("old", [changed()], expected_version=0, metadata=META)
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        async with pool.acquire() as conn, conn.transaction():
+            await store.append_many(
+                [StreamAppend("new-1", [changed()], 0), stale], metadata=META, conn=conn
+            )
+    assert conflict.value.stream_id == "old"
+    assert await store.stream_version("new-1") == 0
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1

@@ -21,7 +21,7 @@ import asyncpg
 from opentelemetry import trace
 
 from salesops.clock import Clock
-from salesops.db import DbConnection, Migration
+from salesops.db import DbConnection, Migration, Statement
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,28 @@ class DueTimer:
 TimerHandler = Callable[[DbConnection, DueTimer], Awaitable[None]]
 
 
+_SCHEDULE = """
+    INSERT INTO timers (timer_id, kind, due_at, payload, traceparent)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (timer_id) DO UPDATE
+    SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,
+        traceparent = EXCLUDED.traceparent, fired_at = NULL, attempts = 0, last_error = NULL
+"""
+_CANCEL = "DELETE FROM timers WHERE timer_id = $1 AND fired_at IS NULL"
+
+
+def schedule_statement(
+    timer_id: str, *, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+) -> Statement:
+    """The statement that schedules (or moves) ``timer_id``, to run in the command's transaction."""
+    return _SCHEDULE, (timer_id, kind, due_at, dict(payload or {}), current_traceparent())
+
+
+def cancel_statement(timer_id: str) -> Statement:
+    """The statement that cancels ``timer_id`` if it has not fired."""
+    return _CANCEL, (timer_id,)
+
+
 async def schedule_timer(
     conn: DbConnection,
     timer_id: str,
@@ -99,28 +121,14 @@ async def schedule_timer(
     payload: Mapping[str, Any] | None = None,
 ) -> None:
     """Schedule (or move) the timer ``timer_id``; call it inside the command's transaction."""
-    await conn.execute(
-        """
-        INSERT INTO timers (timer_id, kind, due_at, payload, traceparent)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (timer_id) DO UPDATE
-        SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,
-            traceparent = EXCLUDED.traceparent, fired_at = NULL, attempts = 0, last_error = NULL
-        """,
-        timer_id,
-        kind,
-        due_at,
-        dict(payload or {}),
-        current_traceparent(),
-    )
+    sql, args = schedule_statement(timer_id, kind=kind, due_at=due_at, payload=payload)
+    await conn.execute(sql, *args)
 
 
 async def cancel_timer(conn: DbConnection, timer_id: str) -> bool:
     """Cancel a timer that has not fired; returns whether one was pending."""
-    status = await conn.execute(
-        "DELETE FROM timers WHERE timer_id = $1 AND fired_at IS NULL", timer_id
-    )
-    return bool(status != "DELETE 0")
+    sql, args = cancel_statement(timer_id)
+    return bool(await conn.execute(sql, *args) != "DELETE 0")
 
 
 class TimerPoller:

@@ -33,13 +33,19 @@ from contracts.registry import event_class
 from salesops.access import oversees
 from salesops.auth import Actor
 from salesops.clock import Clock
-from salesops.db import DbConnection
-from salesops.eventstore import ConcurrencyConflict, EventMetadata, EventStore, RecordedEvent
+from salesops.db import DbConnection, Statement, execute_batched
+from salesops.eventstore import (
+    ConcurrencyConflict,
+    EventMetadata,
+    EventStore,
+    RecordedEvent,
+    StreamAppend,
+)
 from salesops.orgdir import OrgDirectory, Role, UnknownOrgUnit, UnknownPerson
 from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
 from salesops.telemetry import current_traceparent
-from salesops.timers import cancel_timer, just_after, schedule_timer
+from salesops.timers import cancel_statement, just_after, schedule_statement
 from services.customers import customer as rules
 from services.customers import queries, read_model
 from services.customers.customer import Customer
@@ -111,60 +117,86 @@ class CustomerService:
         recorded = await self.store.append(
             stream_id, events, expected_version=expected_version, metadata=metadata, conn=conn
         )
-        await read_model.apply(conn, recorded, events)
-        await self._schedule(conn, events)
+        for sql, args in self._follow_on(recorded, events):
+            await conn.execute(sql, *args)
         return recorded
 
-    async def _schedule(self, conn: DbConnection, events: Sequence[BaseModel]) -> None:
-        stale_after = self.policy.thresholds
+    async def record_many(
+        self, conn: DbConnection, batch: Sequence[StreamAppend], *, metadata: EventMetadata
+    ) -> None:
+        """:meth:`record` for many streams at once, with a handful of round trips."""
+        recorded = await self.store.append_many(batch, metadata=metadata, conn=conn)
+        await execute_batched(
+            conn,
+            [
+                self._follow_on(stored, item.events)
+                for stored, item in zip(recorded, batch, strict=True)
+            ],
+        )
+
+    def _follow_on(
+        self, recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]
+    ) -> list[Statement]:
+        """The read-model updates and timers that events just appended bring with them."""
+        return read_model.statements(recorded, events) + self._timers(events)
+
+    def _timers(self, events: Sequence[BaseModel]) -> list[Statement]:
+        thresholds = self.policy.thresholds
+        found: list[Statement] = []
         for e in events:
             match e:
                 case CustomerRegistered():
-                    await schedule_timer(
-                        conn,
-                        f"stale:{e.customer_id}",
-                        kind=STALE_CHECK,
-                        due_at=rules.stale_check_due(e.registered_at, stale_after),
-                        payload={"customer_id": e.customer_id},
+                    found.append(
+                        schedule_statement(
+                            f"stale:{e.customer_id}",
+                            kind=STALE_CHECK,
+                            due_at=rules.stale_check_due(e.registered_at, thresholds),
+                            payload={"customer_id": e.customer_id},
+                        )
                     )
                 case FollowUpLogged():
-                    await schedule_timer(
-                        conn,
-                        f"stale:{e.customer_id}",
-                        kind=STALE_CHECK,
-                        due_at=rules.stale_check_due(e.last_contact_at, stale_after),
-                        payload={"customer_id": e.customer_id},
+                    found.append(
+                        schedule_statement(
+                            f"stale:{e.customer_id}",
+                            kind=STALE_CHECK,
+                            due_at=rules.stale_check_due(e.last_contact_at, thresholds),
+                            payload={"customer_id": e.customer_id},
+                        )
                     )
                 case NegotiationJoinRequested():
-                    await schedule_timer(
-                        conn,
-                        f"negotiation:{e.request_id}",
-                        kind=NEGOTIATION_JOIN_DUE,
-                        due_at=just_after(e.due_at),
-                        payload={"customer_id": e.customer_id, "request_id": e.request_id},
+                    found.append(
+                        schedule_statement(
+                            f"negotiation:{e.request_id}",
+                            kind=NEGOTIATION_JOIN_DUE,
+                            due_at=just_after(e.due_at),
+                            payload={"customer_id": e.customer_id, "request_id": e.request_id},
+                        )
                     )
                 case NegotiationJoinConfirmed():
-                    await cancel_timer(conn, f"negotiation:{e.request_id}")
+                    found.append(cancel_statement(f"negotiation:{e.request_id}"))
                 case NextActionCommitted():
-                    await schedule_timer(
-                        conn,
-                        f"next-action:{e.customer_id}",
-                        kind=NEXT_ACTION_DUE,
-                        due_at=just_after(e.due_at),
-                        payload={"customer_id": e.customer_id, "due_at": e.due_at.isoformat()},
+                    found.append(
+                        schedule_statement(
+                            f"next-action:{e.customer_id}",
+                            kind=NEXT_ACTION_DUE,
+                            due_at=just_after(e.due_at),
+                            payload={"customer_id": e.customer_id, "due_at": e.due_at.isoformat()},
+                        )
                     )
                 case NextActionCompleted():
-                    await cancel_timer(conn, f"next-action:{e.customer_id}")
+                    found.append(cancel_statement(f"next-action:{e.customer_id}"))
                 case ProgressReported():
-                    await schedule_timer(
-                        conn,
-                        f"support:{e.report_id}",
-                        kind=SUPPORT_ANSWER_DUE,
-                        due_at=just_after(e.answer_due_at),
-                        payload={"report_id": e.report_id},
+                    found.append(
+                        schedule_statement(
+                            f"support:{e.report_id}",
+                            kind=SUPPORT_ANSWER_DUE,
+                            due_at=just_after(e.answer_due_at),
+                            payload={"report_id": e.report_id},
+                        )
                     )
                 case SupportAnswered():
-                    await cancel_timer(conn, f"support:{e.report_id}")
+                    found.append(cancel_statement(f"support:{e.report_id}"))
+        return found
 
     async def load(self, conn: DbConnection, customer_id: str) -> Customer:
         stored = await self.store.read_stream(customer_stream(customer_id), conn=conn)

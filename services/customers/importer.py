@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from contracts.customers import CustomerTier, DecisionState, FollowUpKind
 from salesops.access import oversees
 from salesops.auth import Actor
+from salesops.eventstore import StreamAppend
 from salesops.problems import Forbidden
 from services.customers import customer as rules
 from services.customers import queries
@@ -125,16 +126,16 @@ class CustomerImporter:
             if outcome.problems or dry_run:
                 outcome.problems.sort(key=lambda p: (p.row or 0, p.column or ""))
                 return outcome  # the transaction wrote nothing
-            metadata = s.metadata(actor)
-            for row, (stream, events) in plans:
-                known = existing.get(row.external_key)
-                await s.record(
-                    conn,
+            batch = [
+                StreamAppend(
                     stream,
                     events,
-                    metadata=metadata,
-                    expected_version=known["version"] if known else 0,
+                    existing[row.external_key]["version"] if row.external_key in existing else 0,
                 )
+                for row, (stream, events) in plans
+                if events
+            ]
+            await s.record_many(conn, batch, metadata=s.metadata(actor))
         return outcome
 
     def _plan(

@@ -7,7 +7,7 @@ supervisors' to-do lists).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,7 +31,7 @@ from contracts.customers import (
     DecisionStateChanged,
     FollowUpLogged,
 )
-from salesops.db import DbConnection, Migration
+from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
 
 MIGRATIONS = (
@@ -112,46 +112,42 @@ COLUMNS = (
     " negotiation_due_at, negotiation_status"
 )
 
-Projector = Callable[[DbConnection, Any, RecordedEvent], Awaitable[None]]
+Projector = Callable[[Any, RecordedEvent], list[Statement]]
 
 
-async def _update(
-    conn: DbConnection, customer_id: str, stored: RecordedEvent, **columns: Any
-) -> None:
-    names = list(columns)
-    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
-    await conn.execute(
-        f"UPDATE customers SET version = $2, {assignments} WHERE customer_id = $1",
-        customer_id,
-        stored.stream_version,
-        *columns.values(),
-    )
+def _update(customer_id: str, stored: RecordedEvent, **columns: Any) -> list[Statement]:
+    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(columns))
+    sql = f"UPDATE customers SET version = $2, {assignments} WHERE customer_id = $1"
+    return [(sql, (customer_id, stored.stream_version, *columns.values()))]
 
 
-async def _registered(conn: DbConnection, e: CustomerRegistered, stored: RecordedEvent) -> None:
-    await conn.execute(
-        "INSERT INTO customers (customer_id, external_key, name, tier, owner_id, org_unit_id,"
-        " estimated_contribution, registered_at, updated_at, version)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
-        e.customer_id,
-        e.external_key,
-        e.name,
-        e.tier.value,
-        e.owner_id,
-        e.org_unit_id,
-        e.estimated_contribution,
-        e.registered_at,
-        stored.stream_version,
-    )
+def _registered(e: CustomerRegistered, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "INSERT INTO customers (customer_id, external_key, name, tier, owner_id, org_unit_id,"
+            " estimated_contribution, registered_at, updated_at, version)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+            (
+                e.customer_id,
+                e.external_key,
+                e.name,
+                e.tier.value,
+                e.owner_id,
+                e.org_unit_id,
+                e.estimated_contribution,
+                e.registered_at,
+                stored.stream_version,
+            ),
+        )
+    ]
 
 
-async def _tier(conn: DbConnection, e: CustomerTierChanged, stored: RecordedEvent) -> None:
-    await _update(conn, e.customer_id, stored, tier=e.to_tier.value, updated_at=e.changed_at)
+def _tier(e: CustomerTierChanged, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, tier=e.to_tier.value, updated_at=e.changed_at)
 
 
-async def _reassigned(conn: DbConnection, e: CustomerReassigned, stored: RecordedEvent) -> None:
-    await _update(
-        conn,
+def _reassigned(e: CustomerReassigned, stored: RecordedEvent) -> list[Statement]:
+    return _update(
         e.customer_id,
         stored,
         owner_id=e.to_owner_id,
@@ -160,9 +156,8 @@ async def _reassigned(conn: DbConnection, e: CustomerReassigned, stored: Recorde
     )
 
 
-async def _details(conn: DbConnection, e: CustomerDetailsUpdated, stored: RecordedEvent) -> None:
-    await _update(
-        conn,
+def _details(e: CustomerDetailsUpdated, stored: RecordedEvent) -> list[Statement]:
+    return _update(
         e.customer_id,
         stored,
         name=e.name,
@@ -171,42 +166,38 @@ async def _details(conn: DbConnection, e: CustomerDetailsUpdated, stored: Record
     )
 
 
-async def _follow_up(conn: DbConnection, e: FollowUpLogged, stored: RecordedEvent) -> None:
-    await conn.execute(
-        "INSERT INTO follow_ups VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        e.follow_up_id,
-        e.customer_id,
-        e.kind.value,
-        e.contacted_at,
-        e.notes,
-        e.competitor_notes,
-        e.decision_chain_change,
-        e.logged_by,
-        e.logged_at,
-    )
-    # Staleness clears only when the contact is newer than what made the customer stale.
-    await conn.execute(
-        "UPDATE customers SET version = $2, updated_at = $4,"
-        " stale = stale AND last_contact_at IS NOT NULL AND $3 <= last_contact_at,"
-        " last_contact_at = $3 WHERE customer_id = $1",
-        e.customer_id,
-        stored.stream_version,
-        e.last_contact_at,
-        e.logged_at,
-    )
+def _follow_up(e: FollowUpLogged, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "INSERT INTO follow_ups VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            (
+                e.follow_up_id,
+                e.customer_id,
+                e.kind.value,
+                e.contacted_at,
+                e.notes,
+                e.competitor_notes,
+                e.decision_chain_change,
+                e.logged_by,
+                e.logged_at,
+            ),
+        ),
+        (
+            # Staleness clears only when the contact is newer than what made it stale.
+            "UPDATE customers SET version = $2, updated_at = $4,"
+            " stale = stale AND last_contact_at IS NOT NULL AND $3 <= last_contact_at,"
+            " last_contact_at = $3 WHERE customer_id = $1",
+            (e.customer_id, stored.stream_version, e.last_contact_at, e.logged_at),
+        ),
+    ]
 
 
-async def _decision(conn: DbConnection, e: DecisionStateChanged, stored: RecordedEvent) -> None:
-    await _update(
-        conn, e.customer_id, stored, decision_state=e.to_state.value, updated_at=e.changed_at
-    )
+def _decision(e: DecisionStateChanged, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, decision_state=e.to_state.value, updated_at=e.changed_at)
 
 
-async def _join_requested(
-    conn: DbConnection, e: NegotiationJoinRequested, stored: RecordedEvent
-) -> None:
-    await _update(
-        conn,
+def _join_requested(e: NegotiationJoinRequested, stored: RecordedEvent) -> list[Statement]:
+    return _update(
         e.customer_id,
         stored,
         negotiation_request_id=e.request_id,
@@ -216,22 +207,17 @@ async def _join_requested(
     )
 
 
-async def _join_confirmed(
-    conn: DbConnection, e: NegotiationJoinConfirmed, stored: RecordedEvent
-) -> None:
-    await _update(conn, e.customer_id, stored, negotiation_status="confirmed")
+def _join_confirmed(e: NegotiationJoinConfirmed, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, negotiation_status="confirmed")
 
 
-async def _join_overdue(
-    conn: DbConnection, e: NegotiationJoinOverdue, stored: RecordedEvent
-) -> None:
-    await _update(conn, e.customer_id, stored, negotiation_status="overdue")
+def _join_overdue(e: NegotiationJoinOverdue, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, negotiation_status="overdue")
 
 
-async def _committed(conn: DbConnection, e: NextActionCommitted, stored: RecordedEvent) -> None:
-    # Updating the next action is exactly what the morning meeting asks: the red flag clears.
-    await _update(
-        conn,
+def _committed(e: NextActionCommitted, stored: RecordedEvent) -> list[Statement]:
+    # Updating the next action is what the morning meeting asks for: the red flag clears.
+    return _update(
         e.customer_id,
         stored,
         next_action_kind=e.action_kind.value,
@@ -243,66 +229,68 @@ async def _committed(conn: DbConnection, e: NextActionCommitted, stored: Recorde
     )
 
 
-async def _completed(conn: DbConnection, e: NextActionCompleted, stored: RecordedEvent) -> None:
-    await _update(
-        conn,
-        e.customer_id,
-        stored,
-        next_action_status="completed" if e.on_time else "completed_late",
+def _completed(e: NextActionCompleted, stored: RecordedEvent) -> list[Statement]:
+    return _update(
+        e.customer_id, stored, next_action_status="completed" if e.on_time else "completed_late"
     )
 
 
-async def _action_overdue(conn: DbConnection, e: NextActionOverdue, stored: RecordedEvent) -> None:
-    await _update(conn, e.customer_id, stored, next_action_status="overdue")
+def _action_overdue(e: NextActionOverdue, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, next_action_status="overdue")
 
 
-async def _stale(conn: DbConnection, e: CustomerWentStale, stored: RecordedEvent) -> None:
-    await _update(conn, e.customer_id, stored, stale=True)
+def _stale(e: CustomerWentStale, stored: RecordedEvent) -> list[Statement]:
+    return _update(e.customer_id, stored, stale=True)
 
 
-async def _not_updated(conn: DbConnection, e: NextActionsNotUpdated, stored: RecordedEvent) -> None:
-    await conn.execute(
-        "UPDATE customers SET red_flag = true WHERE customer_id = ANY($1::text[])", e.customer_ids
-    )
+def _not_updated(e: NextActionsNotUpdated, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "UPDATE customers SET red_flag = true WHERE customer_id = ANY($1::text[])",
+            (e.customer_ids,),
+        )
+    ]
 
 
-async def _reported(conn: DbConnection, e: ProgressReported, stored: RecordedEvent) -> None:
-    await conn.execute(
-        "INSERT INTO progress_reports (report_id, customer_id, rep_id, supervisor_id, key_action,"
-        " obstacle, support_needed, reported_at, answer_due_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        e.report_id,
-        e.customer_id,
-        e.rep_id,
-        e.supervisor_id,
-        e.key_action.value,
-        e.obstacle.value,
-        e.support_needed,
-        e.reported_at,
-        e.answer_due_at,
-    )
+def _reported(e: ProgressReported, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "INSERT INTO progress_reports (report_id, customer_id, rep_id, supervisor_id,"
+            " key_action,"
+            " obstacle, support_needed, reported_at, answer_due_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            (
+                e.report_id,
+                e.customer_id,
+                e.rep_id,
+                e.supervisor_id,
+                e.key_action.value,
+                e.obstacle.value,
+                e.support_needed,
+                e.reported_at,
+                e.answer_due_at,
+            ),
+        )
+    ]
 
 
-async def _answered(conn: DbConnection, e: SupportAnswered, stored: RecordedEvent) -> None:
-    await conn.execute(
-        "UPDATE progress_reports SET answer = $2, note = $3, answered_by = $4, answered_at = $5"
-        " WHERE report_id = $1",
-        e.report_id,
-        e.answer.value,
-        e.note,
-        e.answered_by,
-        e.answered_at,
-    )
+def _answered(e: SupportAnswered, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "UPDATE progress_reports SET answer = $2, note = $3, answered_by = $4, answered_at = $5"
+            " WHERE report_id = $1",
+            (e.report_id, e.answer.value, e.note, e.answered_by, e.answered_at),
+        )
+    ]
 
 
-async def _answer_overdue(
-    conn: DbConnection, e: SupportAnswerOverdue, stored: RecordedEvent
-) -> None:
-    await conn.execute(
-        "UPDATE progress_reports SET overdue = true, escalated_to_id = $2 WHERE report_id = $1",
-        e.report_id,
-        e.escalated_to_id,
-    )
+def _answer_overdue(e: SupportAnswerOverdue, stored: RecordedEvent) -> list[Statement]:
+    return [
+        (
+            "UPDATE progress_reports SET overdue = true, escalated_to_id = $2 WHERE report_id = $1",
+            (e.report_id, e.escalated_to_id),
+        )
+    ]
 
 
 _PROJECTORS: dict[type[BaseModel], Projector] = {
@@ -326,11 +314,11 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 }
 
 
-async def apply(
-    conn: DbConnection, recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]
-) -> None:
-    """Bring the read model up to date with events just appended (same transaction)."""
+def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
+    """What brings the read model up to date with events just appended, in order."""
+    found: list[Statement] = []
     for stored, event in zip(recorded, events, strict=True):
         projector = _PROJECTORS.get(type(event))
         if projector is not None:
-            await projector(conn, event, stored)
+            found += projector(event, stored)
+    return found
