@@ -35,7 +35,15 @@ from contracts.customers import (
     FollowUpLogged,
 )
 from contracts.subjects import parse_subject
-from contracts.tasks import ConcessionExceeded, TaskSubmitted
+from contracts.tasks import (
+    ConcessionApproved,
+    ConcessionExceeded,
+    ConcessionRejected,
+    DailyTodoCardIssued,
+    TaskPlanned,
+    TasksOverdue,
+    TaskSubmitted,
+)
 
 _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     CustomerRegistered,
@@ -56,8 +64,13 @@ _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     SupportAnswered,
     SupportAnswerOverdue,
     TargetAllocated,
+    TaskPlanned,
     TaskSubmitted,
     ConcessionExceeded,
+    ConcessionApproved,
+    ConcessionRejected,
+    DailyTodoCardIssued,
+    TasksOverdue,
     TicketTimedOut,
 )
 

@@ -1,9 +1,10 @@
 """Events of table 2, the daily task list with evidence (service ``tasks``)."""
 
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from contracts.base import IntegrationEvent
 from contracts.fields import SHA256_PATTERN, Identifier, Money, Percent, UtcDatetime
@@ -176,3 +177,152 @@ class ConcessionExceeded(IntegrationEvent):
         description="Role that must approve or reject the quote.",
         examples=["sales_director"],
     )
+
+
+def _example(**fields: JsonValue) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+_AT = "2024-05-06T02:00:00Z"
+
+
+class TaskPlanned(IntegrationEvent):
+    """A rep planned a task for a customer at a scheduled time."""
+
+    service: ClassVar[str] = "tasks"
+    model_config = _example(
+        task_id="task-7781",
+        customer_id="cus-0042",
+        rep_id="rep-zhang-wei",
+        kind="visit",
+        title="拜访张总，看产线",
+        scheduled_at=_AT,
+        planned_by="rep-zhang-wei",
+        planned_at=_AT,
+    )
+
+    task_id: Identifier = Field(description="Id of the task.", examples=["task-7781"])
+    customer_id: Identifier = Field(description="The customer it is for.", examples=["cus-0042"])
+    rep_id: Identifier = Field(description="The rep who does it.", examples=["rep-zhang-wei"])
+    kind: TaskKind = Field(description="Kind of task.", examples=["visit"])
+    title: str = Field(min_length=1, description="What is to be done.", examples=["拜访张总"])
+    scheduled_at: UtcDatetime = Field(description="When it is scheduled (UTC).", examples=[_AT])
+    planned_by: Identifier = Field(description="Who planned it.", examples=["rep-zhang-wei"])
+    planned_at: UtcDatetime = Field(description="When it was planned.", examples=[_AT])
+
+
+class ConcessionApproved(IntegrationEvent):
+    """The sales director approved a quote whose concession was over the threshold."""
+
+    service: ClassVar[str] = "tasks"
+    model_config = _example(
+        task_id="task-7781",
+        customer_id="cus-0042",
+        rep_id="rep-zhang-wei",
+        concession_pct="14.00",
+        decided_by="sd-zhao-guoqiang",
+        reason="战略客户，首单让利",
+        decided_at=_AT,
+    )
+
+    task_id: Identifier = Field(description="Id of the quote task.", examples=["task-7781"])
+    customer_id: Identifier = Field(description="The customer quoted.", examples=["cus-0042"])
+    rep_id: Identifier = Field(description="The rep who quoted.", examples=["rep-zhang-wei"])
+    concession_pct: Percent = Field(description="The concession approved.", examples=["14.00"])
+    decided_by: Identifier = Field(description="The sales director.", examples=["sd-zhao-guoqiang"])
+    reason: str = Field(min_length=1, description="Why it was approved.", examples=["战略客户"])
+    decided_at: UtcDatetime = Field(description="When.", examples=[_AT])
+
+
+class ConcessionRejected(IntegrationEvent):
+    """The sales director rejected a quote whose concession was over the threshold."""
+
+    service: ClassVar[str] = "tasks"
+    model_config = _example(
+        task_id="task-7781",
+        customer_id="cus-0042",
+        rep_id="rep-zhang-wei",
+        concession_pct="14.00",
+        decided_by="sd-zhao-guoqiang",
+        reason="低于成本线",
+        decided_at=_AT,
+    )
+
+    task_id: Identifier = Field(description="Id of the quote task.", examples=["task-7781"])
+    customer_id: Identifier = Field(description="The customer quoted.", examples=["cus-0042"])
+    rep_id: Identifier = Field(description="The rep who quoted.", examples=["rep-zhang-wei"])
+    concession_pct: Percent = Field(description="The concession rejected.", examples=["14.00"])
+    decided_by: Identifier = Field(description="The sales director.", examples=["sd-zhao-guoqiang"])
+    reason: str = Field(min_length=1, description="Why it was rejected.", examples=["低于成本线"])
+    decided_at: UtcDatetime = Field(description="When.", examples=[_AT])
+
+
+class OpenTask(BaseModel):
+    """A task still waiting for its evidence, as listed on a card."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    task_id: Identifier = Field(description="Id of the task.", examples=["task-7781"])
+    customer_id: Identifier = Field(description="The customer.", examples=["cus-0042"])
+    kind: TaskKind = Field(description="Kind of task.", examples=["visit"])
+    title: str = Field(description="What is to be done.", examples=["拜访张总"])
+    scheduled_at: UtcDatetime = Field(description="When it was scheduled.", examples=[_AT])
+
+
+class DailyTodoCardIssued(IntegrationEvent):
+    """At the daily card time (18:00 local by default) a rep's open tasks, one card per rep."""
+
+    service: ClassVar[str] = "tasks"
+    model_config = _example(
+        rep_id="rep-zhang-wei",
+        card_date="2024-05-06",
+        issued_at="2024-05-06T10:00:00Z",
+        submit_by="2024-05-06T13:00:00Z",
+        open_tasks=[
+            {
+                "task_id": "task-7781",
+                "customer_id": "cus-0042",
+                "kind": "visit",
+                "title": "拜访张总",
+                "scheduled_at": _AT,
+            }
+        ],
+    )
+
+    rep_id: Identifier = Field(description="The rep the card is for.", examples=["rep-zhang-wei"])
+    card_date: date = Field(description="The local date of the card.", examples=["2024-05-06"])
+    issued_at: UtcDatetime = Field(description="When it was issued.", examples=[_AT])
+    submit_by: UtcDatetime = Field(
+        description="Deadline: still open then, the tasks go to the rep's supervisor.",
+        examples=["2024-05-06T13:00:00Z"],
+    )
+    open_tasks: list[OpenTask] = Field(min_length=1, description="The open tasks.")
+
+
+class TasksOverdue(IntegrationEvent):
+    """At the submission deadline these tasks of one rep were still not submitted."""
+
+    service: ClassVar[str] = "tasks"
+    model_config = _example(
+        rep_id="rep-zhang-wei",
+        supervisor_id="gl-li-na",
+        card_date="2024-05-06",
+        deadline_at="2024-05-06T13:00:00Z",
+        overdue_tasks=[
+            {
+                "task_id": "task-7781",
+                "customer_id": "cus-0042",
+                "kind": "visit",
+                "title": "拜访张总",
+                "scheduled_at": _AT,
+            }
+        ],
+    )
+
+    rep_id: Identifier = Field(description="The rep.", examples=["rep-zhang-wei"])
+    supervisor_id: Identifier | None = Field(
+        description="The rep's direct supervisor, who is told.", examples=["gl-li-na"]
+    )
+    card_date: date = Field(description="The local date of the card.", examples=["2024-05-06"])
+    deadline_at: UtcDatetime = Field(description="The missed deadline.", examples=[_AT])
+    overdue_tasks: list[OpenTask] = Field(min_length=1, description="Tasks not submitted.")

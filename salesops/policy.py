@@ -134,6 +134,8 @@ class BusinessTimes(_Section):
 
     morning_meeting: TimeOfDay = time(9, 0)
     daily_card: TimeOfDay = time(18, 0)
+    #: Tasks on the day's card still not submitted at this time go to the rep's supervisor.
+    task_submission_deadline: TimeOfDay = time(21, 0)
 
 
 class Thresholds(_Section):
