@@ -10,6 +10,7 @@ from datetime import datetime
 
 from salesops.auth import SYSTEM_ACTOR
 from salesops.db import DbConnection
+from salesops.recording import published_events
 from salesops.timers import DueTimer, TimerHandler, ensure_timer
 from services.customers import customer as rules
 from services.customers import meeting, progress, queries
@@ -21,7 +22,6 @@ from services.customers.handlers import (
     SUPPORT_ANSWER_DUE,
     CustomerService,
     customer_stream,
-    parse_events,
 )
 from services.customers.reports import report_stream
 
@@ -84,7 +84,7 @@ class Deadlines:
     async def support_answer_due(self, conn: DbConnection, timer: DueTimer) -> None:
         s = self.service
         stream = report_stream(timer.payload["report_id"])
-        report = progress.fold(parse_events(await s.store.read_stream(stream, conn=conn)))
+        report = progress.fold(published_events(await s.store.read_stream(stream, conn=conn)))
         if report is None:
             return
         events = progress.support_answer_overdue(

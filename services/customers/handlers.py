@@ -29,11 +29,10 @@ from contracts.customers import (
     FollowUpKind,
     FollowUpLogged,
 )
-from contracts.registry import event_class
 from salesops.access import oversees
 from salesops.auth import Actor
 from salesops.clock import Clock
-from salesops.db import DbConnection, Statement, execute_batched
+from salesops.db import DbConnection, Statement
 from salesops.eventstore import (
     ConcurrencyConflict,
     EventMetadata,
@@ -44,7 +43,7 @@ from salesops.eventstore import (
 from salesops.orgdir import OrgDirectory, Role, UnknownOrgUnit, UnknownPerson
 from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
-from salesops.telemetry import current_traceparent
+from salesops.recording import EventRecorder, metadata_for, published_events
 from salesops.timers import cancel_statement, just_after, schedule_statement
 from services.customers import customer as rules
 from services.customers import queries, read_model
@@ -71,10 +70,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def parse_events(stored: Sequence[RecordedEvent]) -> list[BaseModel]:
-    return [event_class(e.event_type).model_validate(e.data) for e in stored]
-
-
 class CustomerService:
     """Everything table 1 does, behind the HTTP adapter and the timers."""
 
@@ -91,16 +86,13 @@ class CustomerService:
         self.clock = clock
         self.directory = directory
         self.policy = policy
+        self.recorder = EventRecorder(store, self._follow_on)
 
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
     def metadata(actor: Actor, correlation_id: str | None = None) -> EventMetadata:
-        return EventMetadata(
-            actor=actor.id,
-            correlation_id=correlation_id or str(uuid.uuid4()),
-            traceparent=current_traceparent(),
-        )
+        return metadata_for(actor, correlation_id)
 
     async def record(
         self,
@@ -112,27 +104,14 @@ class CustomerService:
         metadata: EventMetadata,
     ) -> list[RecordedEvent]:
         """Append, project and schedule what the events start — in the caller's transaction."""
-        if not events:
-            return []
-        recorded = await self.store.append(
-            stream_id, events, expected_version=expected_version, metadata=metadata, conn=conn
+        return await self.recorder.record(
+            conn, stream_id, events, expected_version=expected_version, metadata=metadata
         )
-        for sql, args in self._follow_on(recorded, events):
-            await conn.execute(sql, *args)
-        return recorded
 
     async def record_many(
         self, conn: DbConnection, batch: Sequence[StreamAppend], *, metadata: EventMetadata
     ) -> None:
-        """:meth:`record` for many streams at once, with a handful of round trips."""
-        recorded = await self.store.append_many(batch, metadata=metadata, conn=conn)
-        await execute_batched(
-            conn,
-            [
-                self._follow_on(stored, item.events)
-                for stored, item in zip(recorded, batch, strict=True)
-            ],
-        )
+        await self.recorder.record_many(conn, batch, metadata=metadata)
 
     def _follow_on(
         self, recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]
@@ -200,7 +179,7 @@ class CustomerService:
 
     async def load(self, conn: DbConnection, customer_id: str) -> Customer:
         stored = await self.store.read_stream(customer_stream(customer_id), conn=conn)
-        customer = rules.fold(parse_events(stored))
+        customer = rules.fold(published_events(stored))
         if customer is None:
             raise NotFound(f"no customer {customer_id!r}")
         return customer

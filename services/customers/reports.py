@@ -10,8 +10,9 @@ from contracts.customer_reports import KeyAction, Obstacle, SupportAnswer, Targe
 from salesops.auth import Actor
 from salesops.db import DbConnection
 from salesops.problems import NotFound
+from salesops.recording import published_events
 from services.customers import progress, queries, targets
-from services.customers.handlers import CustomerService, new_id, parse_events
+from services.customers.handlers import CustomerService, new_id
 
 
 def report_stream(report_id: str) -> str:
@@ -71,7 +72,7 @@ class ReportService:
         s = self.customers
         async with s.pool.acquire() as conn, conn.transaction():
             stored = await s.store.read_stream(report_stream(report_id), conn=conn)
-            report = progress.fold(parse_events(stored))
+            report = progress.fold(published_events(stored))
             if report is None:
                 raise NotFound(f"no progress report {report_id!r}")
             events = progress.answer_support(
@@ -93,7 +94,7 @@ class ReportService:
 
     async def _book(self, conn: DbConnection, period: str) -> tuple[targets.TargetBook, int]:
         stored = await self.customers.store.read_stream(target_stream(period), conn=conn)
-        allocations = [e for e in parse_events(stored) if isinstance(e, TargetAllocated)]
+        allocations = [e for e in published_events(stored) if isinstance(e, TargetAllocated)]
         return targets.TargetBook.fold(period, allocations), len(stored)
 
     async def allocate(
