@@ -9,6 +9,7 @@ import pytest
 from salesops.clock import ManualClock
 from salesops.testing.apps import RunningService, running_service
 from services.customers.service import CUSTOMERS
+from services.tasks.service import TASKS
 
 pytest_plugins = ["salesops.testing.fixtures"]
 
@@ -20,6 +21,22 @@ async def customers(
     """The customers service running in-process on this test's schema and namespace."""
     async with running_service(
         CUSTOMERS,
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        schema=schema,
+        clock=clock,
+    ) as service:
+        yield service
+
+
+@pytest.fixture
+async def tasks(
+    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+) -> AsyncIterator[RunningService]:
+    """The tasks service running in-process on this test's schema and namespace."""
+    async with running_service(
+        TASKS,
         database_url=database_url,
         nats_url=nats_url,
         namespace=namespace,

@@ -23,5 +23,8 @@ class CatalogEntry:
 # A service joins `salesops up`, `salesops serve` and compose by being listed here.
 CATALOG: dict[str, CatalogEntry] = {
     entry.name: entry
-    for entry in (CatalogEntry("customers", "services.customers.service:CUSTOMERS", 8101),)
+    for entry in (
+        CatalogEntry("customers", "services.customers.service:CUSTOMERS", 8101),
+        CatalogEntry("tasks", "services.tasks.service:TASKS", 8102),
+    )
 }

@@ -41,6 +41,7 @@ from contracts.subjects import (
     stream_name_for,
 )
 from salesops.db import DbConnection, Migration
+from salesops.jetstream import ensure_service_stream
 from salesops.telemetry import context_from_traceparent, inject_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ EventHandler = Callable[[DbConnection, ReceivedEvent], Awaitable[None]]
 
 @dataclass(frozen=True)
 class _Subscription:
+    source_service: str
     consumer: str
     stream: str
     subjects: str
@@ -133,6 +135,7 @@ class EventConsumers:
         """
         self._subscriptions.append(
             _Subscription(
+                source_service=source_service,
                 consumer=f"{self._service}_{name}",
                 stream=stream_name_for(source_service, self._namespace),
                 subjects=service_subjects(source_service, self._namespace),
@@ -147,6 +150,8 @@ class EventConsumers:
         """Create (or join) the durable consumers and start fetching."""
         self._stop.clear()
         for subscription in self._subscriptions:
+            # The publisher may not have started yet: its stream is made the same way by both.
+            await ensure_service_stream(self._js, subscription.source_service, self._namespace)
             pull = await self._js.pull_subscribe(
                 subscription.subjects,
                 durable=subscription.consumer,

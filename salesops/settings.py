@@ -57,6 +57,14 @@ class ServiceSettings(CommonSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = Field(default="", description="Base URL people use to reach this service")
+    data_dir: Path = Field(
+        default=Path(".salesops"), description="Local data (evidence files when no object store)"
+    )
+    object_store_url: str | None = Field(
+        default=None, description="s3://bucket?endpoint=http://host:9000 or file:///path"
+    )
+    object_store_access_key: str | None = None
+    object_store_secret_key: str | None = None
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 

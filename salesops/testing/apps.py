@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -55,7 +58,11 @@ async def running_service(
     clock: ManualClock,
 ) -> AsyncIterator[RunningService]:
     settings = ServiceSettings(
-        database_url=database_url, nats_url=nats_url, nats_namespace=namespace, db_schema=schema
+        database_url=database_url,
+        nats_url=nats_url,
+        nats_namespace=namespace,
+        db_schema=schema,
+        data_dir=Path(tempfile.mkdtemp(prefix=f"salesops-{schema}-")),
     )
     app = create_service_app(definition, settings, clock=clock, poll_timers=False)
     try:
@@ -64,6 +71,7 @@ async def running_service(
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield RunningService(app, client, clock)
     finally:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
         conn = await asyncpg.connect(database_url)
         try:
             await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
