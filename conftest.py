@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from salesops.clock import ManualClock
+from salesops.runtime import ServiceDefinition
 from salesops.testing.apps import RunningService, running_service
 from services.customers.service import CUSTOMERS
 from services.tasks.service import TASKS
@@ -14,33 +16,25 @@ from services.tasks.service import TASKS
 pytest_plugins = ["salesops.testing.fixtures"]
 
 
-@pytest.fixture
-async def customers(
-    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
-) -> AsyncIterator[RunningService]:
-    """The customers service running in-process on this test's schema and namespace."""
-    async with running_service(
-        CUSTOMERS,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-    ) as service:
-        yield service
+def service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
+    """A fixture running ``definition`` in-process on the test's schema and namespace."""
+
+    @pytest.fixture
+    async def running(
+        database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+    ) -> AsyncIterator[RunningService]:
+        async with running_service(
+            definition,
+            database_url=database_url,
+            nats_url=nats_url,
+            namespace=namespace,
+            schema=schema,
+            clock=clock,
+        ) as service:
+            yield service
+
+    return running
 
 
-@pytest.fixture
-async def tasks(
-    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
-) -> AsyncIterator[RunningService]:
-    """The tasks service running in-process on this test's schema and namespace."""
-    async with running_service(
-        TASKS,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-    ) as service:
-        yield service
+customers = service_fixture(CUSTOMERS)
+tasks = service_fixture(TASKS)

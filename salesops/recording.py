@@ -8,7 +8,8 @@ start — so the sequence lives here once; each service supplies its ``follow_on
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -19,6 +20,22 @@ from salesops.eventstore import EventMetadata, EventStore, RecordedEvent, Stream
 from salesops.telemetry import current_traceparent
 
 FollowOn = Callable[[Sequence[RecordedEvent], Sequence[BaseModel]], list[Statement]]
+#: How one event type changes a read model: the statements to run, given the stored event.
+Projector = Callable[[Any, RecordedEvent], list[Statement]]
+
+
+def project(
+    projectors: Mapping[type[BaseModel], Projector],
+    recorded: Sequence[RecordedEvent],
+    events: Sequence[BaseModel],
+) -> list[Statement]:
+    """The statements that bring a read model up to date with events just appended."""
+    found: list[Statement] = []
+    for stored, event in zip(recorded, events, strict=True):
+        projector = projectors.get(type(event))
+        if projector is not None:
+            found += projector(event, stored)
+    return found
 
 
 def metadata_for(actor: Actor, correlation_id: str | None = None) -> EventMetadata:

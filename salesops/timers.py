@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from salesops.clock import Clock
 from salesops.db import DbConnection, Migration, Statement
+from salesops.policy import Policy
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -223,3 +224,38 @@ class TimerPoller:
             if fired < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._poll_interval)
+
+
+class DailyTimer:
+    """A timer that fires every day at a local business time (the meeting, the 18:00 card).
+
+    Each day's occurrence is its own timer (``<kind>:<instant>``), so the handler of one day
+    can schedule the next without touching itself, and replicas that schedule the same day
+    at once make one timer.
+    """
+
+    def __init__(self, kind: str, local_time: Callable[[], time], policy: Policy) -> None:
+        self.kind = kind
+        self._local_time = local_time
+        self._policy = policy
+
+    async def schedule_next(self, conn: DbConnection, *, after: datetime) -> datetime:
+        """Schedule the first occurrence strictly after ``after``; returns when it is."""
+        next_at = self._policy.next_business_time(self._local_time(), after)
+        await ensure_timer(
+            conn, f"{self.kind}:{next_at.isoformat()}", kind=self.kind, due_at=next_at
+        )
+        return next_at
+
+    async def after_firing(self, conn: DbConnection, timer: DueTimer) -> None:
+        """Call at the end of the handler: the next day's occurrence (skipping missed ones)."""
+        await self.schedule_next(conn, after=max(timer.due_at, timer.fired_at))
+
+    async def ensure_pending(self, pool: asyncpg.Pool, now: datetime) -> None:
+        """At start-up: schedule the next occurrence unless one is pending already."""
+        async with pool.acquire() as conn:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM timers WHERE kind = $1 AND fired_at IS NULL", self.kind
+            )
+            if not pending:
+                await self.schedule_next(conn, after=now)

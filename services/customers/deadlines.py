@@ -11,7 +11,7 @@ from datetime import datetime
 from salesops.auth import SYSTEM_ACTOR
 from salesops.db import DbConnection
 from salesops.recording import published_events
-from salesops.timers import DueTimer, TimerHandler, ensure_timer
+from salesops.timers import DailyTimer, DueTimer, TimerHandler
 from services.customers import customer as rules
 from services.customers import meeting, progress, queries
 from services.customers.handlers import (
@@ -31,6 +31,9 @@ class Deadlines:
 
     def __init__(self, service: CustomerService) -> None:
         self.service = service
+        self.meetings = DailyTimer(
+            MORNING_MEETING, lambda: service.policy.business_times.morning_meeting, service.policy
+        )
 
     def handlers(self) -> dict[str, TimerHandler]:
         return {
@@ -48,7 +51,7 @@ class Deadlines:
         events = rules.negotiation_join_overdue(
             c, timer.payload["request_id"], escalate_to=escalate_to, now=timer.fired_at
         )
-        await s.record(
+        await s.recorder.record(
             conn,
             customer_stream(c.customer_id),
             events,
@@ -61,7 +64,7 @@ class Deadlines:
         c = await s.load(conn, timer.payload["customer_id"])
         due_at = datetime.fromisoformat(timer.payload["due_at"])
         events = rules.next_action_overdue(c, due_at, now=timer.fired_at)
-        await s.record(
+        await s.recorder.record(
             conn,
             customer_stream(c.customer_id),
             events,
@@ -73,7 +76,7 @@ class Deadlines:
         s = self.service
         c = await s.load(conn, timer.payload["customer_id"])
         events = rules.went_stale(c, thresholds=s.policy.thresholds, now=timer.fired_at)
-        await s.record(
+        await s.recorder.record(
             conn,
             customer_stream(c.customer_id),
             events,
@@ -90,7 +93,7 @@ class Deadlines:
         events = progress.support_answer_overdue(
             report, escalate_to=s.manager_id_of(report.supervisor_id), now=timer.fired_at
         )
-        await s.record(
+        await s.recorder.record(
             conn, stream, events, expected_version=report.version, metadata=s.metadata(SYSTEM_ACTOR)
         )
 
@@ -112,27 +115,15 @@ class Deadlines:
             flagged, supervisors, meeting_at=meeting_at, previous_meeting_at=previous
         ):
             # One stream per rep and meeting: a second firing could not flag twice.
-            await s.record(
+            await s.recorder.record(
                 conn,
                 f"meeting-{meeting_at:%Y%m%dT%H%M}-{event.rep_id}",
                 [event],
                 expected_version=0,
                 metadata=s.metadata(SYSTEM_ACTOR),
             )
-        await self.ensure_next_meeting(conn, after=max(meeting_at, timer.fired_at))
-
-    async def ensure_next_meeting(self, conn: DbConnection, *, after: datetime) -> None:
-        policy = self.service.policy
-        next_at = policy.next_business_time(policy.business_times.morning_meeting, after)
-        await ensure_timer(
-            conn, f"morning-meeting:{next_at.isoformat()}", kind=MORNING_MEETING, due_at=next_at
-        )
+        await self.meetings.after_firing(conn, timer)
 
     async def on_start(self) -> None:
         """Make sure the next morning meeting is scheduled (idempotent across replicas)."""
-        async with self.service.pool.acquire() as conn:
-            pending = await conn.fetchval(
-                "SELECT count(*) FROM timers WHERE kind = $1 AND fired_at IS NULL", MORNING_MEETING
-            )
-            if not pending:
-                await self.ensure_next_meeting(conn, after=self.service.clock.now())
+        await self.meetings.ensure_pending(self.service.pool, self.service.clock.now())

@@ -38,7 +38,6 @@ from salesops.eventstore import (
     EventMetadata,
     EventStore,
     RecordedEvent,
-    StreamAppend,
 )
 from salesops.orgdir import OrgDirectory, Role, UnknownOrgUnit, UnknownPerson
 from salesops.policy import Policy
@@ -93,25 +92,6 @@ class CustomerService:
     @staticmethod
     def metadata(actor: Actor, correlation_id: str | None = None) -> EventMetadata:
         return metadata_for(actor, correlation_id)
-
-    async def record(
-        self,
-        conn: DbConnection,
-        stream_id: str,
-        events: Sequence[BaseModel],
-        *,
-        expected_version: int | None,
-        metadata: EventMetadata,
-    ) -> list[RecordedEvent]:
-        """Append, project and schedule what the events start — in the caller's transaction."""
-        return await self.recorder.record(
-            conn, stream_id, events, expected_version=expected_version, metadata=metadata
-        )
-
-    async def record_many(
-        self, conn: DbConnection, batch: Sequence[StreamAppend], *, metadata: EventMetadata
-    ) -> None:
-        await self.recorder.record_many(conn, batch, metadata=metadata)
 
     def _follow_on(
         self, recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]
@@ -211,7 +191,7 @@ class CustomerService:
                 raise ConcurrencyConflict(
                     customer_stream(customer_id), expected_version, customer.version
                 )
-            await self.record(
+            await self.recorder.record(
                 conn,
                 customer_stream(customer_id),
                 decide(customer),
@@ -291,7 +271,7 @@ class CustomerService:
                     raise StateConflict(
                         f"{external_key!r} is already customer {existing}", field="external_key"
                     )
-            await self.record(
+            await self.recorder.record(
                 conn,
                 customer_stream(customer_id),
                 events,
@@ -389,7 +369,7 @@ class CustomerService:
             customer = await self.load(conn, customer_id)
             # Only the named manager may confirm: the domain rule says so, whoever sees it.
             events = rules.confirm_negotiation_join(customer, actor_id=actor.id, now=now)
-            await self.record(
+            await self.recorder.record(
                 conn,
                 customer_stream(customer_id),
                 events,

@@ -135,7 +135,7 @@ class CustomerImporter:
                 for row, (stream, events) in plans
                 if events
             ]
-            await s.record_many(conn, batch, metadata=s.metadata(actor))
+            await s.recorder.record_many(conn, batch, metadata=s.metadata(actor))
         return outcome
 
     def _plan(

@@ -7,7 +7,7 @@ supervisors' to-do lists).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +33,7 @@ from contracts.customers import (
 )
 from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
+from salesops.recording import Projector, project
 
 MIGRATIONS = (
     Migration(
@@ -111,8 +112,6 @@ COLUMNS = (
     " next_action_updated_at, negotiation_request_id, negotiation_manager_id,"
     " negotiation_due_at, negotiation_status"
 )
-
-Projector = Callable[[Any, RecordedEvent], list[Statement]]
 
 
 def _update(customer_id: str, stored: RecordedEvent, **columns: Any) -> list[Statement]:
@@ -316,9 +315,4 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 
 def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
     """What brings the read model up to date with events just appended, in order."""
-    found: list[Statement] = []
-    for stored, event in zip(recorded, events, strict=True):
-        projector = _PROJECTORS.get(type(event))
-        if projector is not None:
-            found += projector(event, stored)
-    return found
+    return project(_PROJECTORS, recorded, events)

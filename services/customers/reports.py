@@ -55,7 +55,7 @@ class ReportService:
                 answer_window=s.policy.sla.progress_report_answer,
                 now=s.clock.now(),
             )
-            await s.record(
+            await s.recorder.record(
                 conn,
                 report_stream(report_id),
                 events,
@@ -78,7 +78,7 @@ class ReportService:
             events = progress.answer_support(
                 report, answer, note, actor_id=actor.id, now=s.clock.now()
             )
-            await s.record(
+            await s.recorder.record(
                 conn,
                 report_stream(report_id),
                 events,
@@ -126,7 +126,7 @@ class ReportService:
                 now=s.clock.now(),
             )
             # The period's stream version guards against two people splitting at once.
-            await s.record(
+            await s.recorder.record(
                 conn,
                 target_stream(period),
                 events,

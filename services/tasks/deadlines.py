@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from contracts.tasks import OpenTask, TaskKind
 from salesops.auth import SYSTEM_ACTOR
 from salesops.db import DbConnection
-from salesops.timers import DueTimer, TimerHandler, ensure_timer
+from salesops.timers import DailyTimer, DueTimer, TimerHandler, ensure_timer
 from services.tasks import cards
 from services.tasks.handlers import DAILY_CARD, SUBMISSION_DEADLINE, TaskService
 
@@ -15,6 +15,9 @@ from services.tasks.handlers import DAILY_CARD, SUBMISSION_DEADLINE, TaskService
 class TaskDeadlines:
     def __init__(self, service: TaskService) -> None:
         self.service = service
+        self.cards = DailyTimer(
+            DAILY_CARD, lambda: service.policy.business_times.daily_card, service.policy
+        )
 
     def handlers(self) -> dict[str, TimerHandler]:
         return {DAILY_CARD: self.daily_card, SUBMISSION_DEADLINE: self.submission_deadline}
@@ -75,7 +78,7 @@ class TaskDeadlines:
             due_at=deadline,
             payload={"card_date": card_date.isoformat()},
         )
-        await self.ensure_next_card(conn, after=max(card_at, timer.fired_at))
+        await self.cards.after_firing(conn, timer)
 
     async def submission_deadline(self, conn: DbConnection, timer: DueTimer) -> None:
         s = self.service
@@ -96,17 +99,5 @@ class TaskDeadlines:
                 metadata=s.metadata(SYSTEM_ACTOR),
             )
 
-    async def ensure_next_card(self, conn: DbConnection, *, after: datetime) -> None:
-        policy = self.service.policy
-        next_at = policy.next_business_time(policy.business_times.daily_card, after)
-        await ensure_timer(
-            conn, f"tasks-card:{next_at.isoformat()}", kind=DAILY_CARD, due_at=next_at
-        )
-
     async def on_start(self) -> None:
-        async with self.service.pool.acquire() as conn:
-            pending = await conn.fetchval(
-                "SELECT count(*) FROM timers WHERE kind = $1 AND fired_at IS NULL", DAILY_CARD
-            )
-            if not pending:
-                await self.ensure_next_card(conn, after=self.service.clock.now())
+        await self.cards.ensure_pending(self.service.pool, self.service.clock.now())

@@ -6,8 +6,7 @@ service's events (this service never asks it directly).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
@@ -15,6 +14,7 @@ from contracts.customers import CustomerDetailsUpdated, CustomerReassigned, Cust
 from contracts.tasks import ConcessionApproved, ConcessionRejected, TaskPlanned, TaskSubmitted
 from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
+from salesops.recording import Projector, project
 
 MIGRATIONS = (
     Migration(
@@ -65,8 +65,6 @@ TASK_COLUMNS = (
     " evidence_compliant, target_price, deal_price, concession_pct, decided_by, decision_reason,"
     " decided_at, version"
 )
-
-Projector = Callable[[Any, RecordedEvent], list[Statement]]
 
 
 def _planned(e: TaskPlanned, stored: RecordedEvent) -> list[Statement]:
@@ -132,13 +130,8 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 
 
 def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
-    """What brings the tasks tables up to date with events just appended, in order."""
-    found: list[Statement] = []
-    for stored, event in zip(recorded, events, strict=True):
-        projector = _PROJECTORS.get(type(event))
-        if projector is not None:
-            found += projector(event, stored)
-    return found
+    """What brings the read model up to date with events just appended, in order."""
+    return project(_PROJECTORS, recorded, events)
 
 
 def customer_statement(event: BaseModel) -> Statement | None:
