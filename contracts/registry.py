@@ -9,7 +9,21 @@ from types import MappingProxyType
 from typing import Final
 
 from contracts.base import IntegrationEvent
-from contracts.collaboration import TicketTimedOut
+from contracts.collaboration import (
+    DepartmentQualityAlert,
+    DocumentsCompleted,
+    InfoRequested,
+    InfoSupplied,
+    ReceiptConfirmed,
+    StockingStarted,
+    TicketAnswered,
+    TicketDispatched,
+    TicketEscalated,
+    TicketRated,
+    TicketShipped,
+    TicketSubmitted,
+    TicketTimedOut,
+)
 from contracts.customer_actions import (
     CustomerWentStale,
     NegotiationJoinConfirmed,
@@ -71,7 +85,19 @@ _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     ConcessionRejected,
     DailyTodoCardIssued,
     TasksOverdue,
+    TicketSubmitted,
+    TicketDispatched,
+    TicketAnswered,
+    InfoRequested,
+    InfoSupplied,
+    DocumentsCompleted,
+    StockingStarted,
+    TicketShipped,
+    ReceiptConfirmed,
+    TicketRated,
     TicketTimedOut,
+    TicketEscalated,
+    DepartmentQualityAlert,
 )
 
 
