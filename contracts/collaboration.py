@@ -79,6 +79,11 @@ class TicketTimedOut(IntegrationEvent):
         description="The team owning the stage (for tech answers: which tech group).",
         examples=["tech-electrical"],
     )
+    next_due_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the next escalation level falls due if the stage is still open.",
+        examples=["2024-05-06T06:00:00Z"],
+    )
 
 
 _AT = "2024-05-06T02:00:00Z"

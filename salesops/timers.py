@@ -108,6 +108,12 @@ def schedule_statement(
     return _SCHEDULE, (timer_id, kind, due_at, dict(payload or {}), current_traceparent())
 
 
+def cancel_prefix_statement(prefix: str) -> Statement:
+    """The statement that cancels every pending timer whose id starts with ``prefix``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "DELETE FROM timers WHERE timer_id LIKE $1 AND fired_at IS NULL", (escaped + "%",)
+
+
 def cancel_statement(timer_id: str) -> Statement:
     """The statement that cancels ``timer_id`` if it has not fired."""
     return _CANCEL, (timer_id,)

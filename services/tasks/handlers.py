@@ -18,6 +18,7 @@ from salesops.auth import Actor
 from salesops.clock import Clock
 from salesops.db import DbConnection, Statement
 from salesops.eventstore import EventMetadata, EventStore, RecordedEvent
+from salesops.known_customers import known_customer
 from salesops.objectstore import ObjectStore
 from salesops.orgdir import OrgDirectory, Role
 from salesops.policy import Policy
@@ -83,23 +84,13 @@ class TaskService:
             raise NotFound(f"no task {task_id!r}")
         return task
 
-    async def _customer(self, conn: DbConnection, customer_id: str) -> asyncpg.Record:
-        row = await conn.fetchrow(
-            "SELECT * FROM known_customers WHERE customer_id = $1", customer_id
-        )
-        if row is None:
-            raise DomainError(
-                f"no customer {customer_id!r} (yet): register it first", field="customer_id"
-            )
-        return row
-
     async def plan(
         self, actor: Actor, *, customer_id: str, kind: TaskKind, title: str, scheduled_at: datetime
     ) -> asyncpg.Record:
         task_id = f"task-{uuid.uuid4().hex[:12]}"
         async with self.pool.acquire() as conn, conn.transaction():
-            customer = await self._customer(conn, customer_id)
-            if customer["owner_id"] != actor.id:
+            customer = await known_customer(conn, customer_id)
+            if customer.owner_id != actor.id:
                 raise Forbidden("a rep plans tasks only for customers they own")
             events = rules.plan_task(
                 task_id=task_id,
@@ -135,7 +126,7 @@ class TaskService:
             task = await self.load(conn, task_id)
             if task.rep_id != actor.id:
                 raise Forbidden("a rep submits only their own tasks")
-            customer = await self._customer(conn, task.customer_id)
+            customer = await known_customer(conn, task.customer_id)
         files: list[tuple[str, str, bytes, str | None]] = []  # (kind, media type, bytes, name)
         match task.kind:
             case TaskKind.VISIT:
@@ -160,7 +151,7 @@ class TaskService:
                     inspect_proposal,
                     pdf_upload.content,
                     pdf_upload.file_name,
-                    customer_name=customer["name"],
+                    customer_name=customer.name,
                     scheduled_date=self.local_date(task.scheduled_at),
                 )
                 events = rules.submit_proposal(task, pdf, now=now)

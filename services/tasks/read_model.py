@@ -10,21 +10,17 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from contracts.customers import CustomerDetailsUpdated, CustomerReassigned, CustomerRegistered
 from contracts.tasks import ConcessionApproved, ConcessionRejected, TaskPlanned, TaskSubmitted
+from salesops import known_customers
 from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
 from salesops.recording import Projector, project
 
 MIGRATIONS = (
+    *known_customers.MIGRATIONS,
     Migration(
         "2001_tasks_read_model",
         """
-        CREATE TABLE known_customers (
-            customer_id text PRIMARY KEY,
-            name text NOT NULL,
-            owner_id text NOT NULL
-        );
         CREATE TABLE tasks (
             task_id text PRIMARY KEY,
             customer_id text NOT NULL,
@@ -132,25 +128,3 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
     """What brings the read model up to date with events just appended, in order."""
     return project(_PROJECTORS, recorded, events)
-
-
-def customer_statement(event: BaseModel) -> Statement | None:
-    """How a customers-service event changes what this service knows of a customer."""
-    match event:
-        case CustomerRegistered():
-            return (
-                "INSERT INTO known_customers VALUES ($1, $2, $3) ON CONFLICT (customer_id)"
-                " DO UPDATE SET name = EXCLUDED.name, owner_id = EXCLUDED.owner_id",
-                (event.customer_id, event.name, event.owner_id),
-            )
-        case CustomerReassigned():
-            return (
-                "UPDATE known_customers SET owner_id = $2 WHERE customer_id = $1",
-                (event.customer_id, event.to_owner_id),
-            )
-        case CustomerDetailsUpdated():
-            return (
-                "UPDATE known_customers SET name = $2 WHERE customer_id = $1",
-                (event.customer_id, event.name),
-            )
-    return None

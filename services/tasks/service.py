@@ -4,29 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from salesops.consumers import ReceivedEvent
-from salesops.db import DbConnection
+from salesops import known_customers
 from salesops.objectstore import object_store_from_settings
 from salesops.runtime import ServiceDefinition, ServiceRuntime
 from services.tasks import http, read_model
 from services.tasks.deadlines import TaskDeadlines
 from services.tasks.handlers import TaskService
 
-CUSTOMER_FACTS = ["CustomerRegistered", "CustomerReassigned", "CustomerDetailsUpdated"]
-
 
 @dataclass(frozen=True)
 class TasksApp:
     tasks: TaskService
     deadlines: TaskDeadlines
-
-
-async def learn_customer(conn: DbConnection, received: ReceivedEvent) -> None:
-    """Keep the names and owners of customers, as the customers service publishes them."""
-    statement = read_model.customer_statement(received.event())
-    if statement is not None:
-        sql, args = statement
-        await conn.execute(sql, *args)
 
 
 def bootstrap(runtime: ServiceRuntime) -> TasksApp:
@@ -40,12 +29,7 @@ def bootstrap(runtime: ServiceRuntime) -> TasksApp:
     tasks = TaskService(
         runtime.pool, runtime.store, runtime.clock, runtime.directory, runtime.policy, objects
     )
-    runtime.consumers.subscribe(
-        "customer_facts",
-        source_service="customers",
-        handler=learn_customer,
-        event_types=CUSTOMER_FACTS,
-    )
+    known_customers.follow_customers(runtime.consumers)
     return TasksApp(tasks, TaskDeadlines(tasks))
 
 
