@@ -10,6 +10,7 @@ import pytest
 from salesops.clock import ManualClock
 from salesops.runtime import ServiceDefinition
 from salesops.testing.apps import RunningService, running_service
+from services.collaboration.service import COLLABORATION
 from services.customers.service import CUSTOMERS
 from services.tasks.service import TASKS
 
@@ -38,3 +39,4 @@ def service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
 
 customers = service_fixture(CUSTOMERS)
 tasks = service_fixture(TASKS)
+collaboration = service_fixture(COLLABORATION)

@@ -188,6 +188,7 @@ class InfoRequested(IntegrationEvent):
         missing_items=["电压规格"],
         requested_at=_AT,
         on_time=True,
+        time_left_seconds=3600,
     )
 
     ticket_id: Identifier = _TICKET
@@ -198,6 +199,11 @@ class InfoRequested(IntegrationEvent):
     )
     requested_at: UtcDatetime = Field(description="When.", examples=[_AT])
     on_time: bool = Field(description="Asked within the answer window.", examples=[True])
+    time_left_seconds: int = Field(
+        description="Answer time tech had left (counted in the stage's business hours, if "
+        "any); the clock resumes with it when sales supplies the information.",
+        examples=[3600],
+    )
 
 
 class InfoSupplied(IntegrationEvent):

@@ -26,5 +26,6 @@ CATALOG: dict[str, CatalogEntry] = {
     for entry in (
         CatalogEntry("customers", "services.customers.service:CUSTOMERS", 8101),
         CatalogEntry("tasks", "services.tasks.service:TASKS", 8102),
+        CatalogEntry("collaboration", "services.collaboration.service:COLLABORATION", 8103),
     )
 }

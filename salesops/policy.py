@@ -211,6 +211,9 @@ class Policy(_Section):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     quality_alert: QualityAlert = Field(default_factory=QualityAlert)
     health: HealthThresholds = Field(default_factory=HealthThresholds)
+    #: Optional business hours per collaboration stage (working days, hours, holidays);
+    #: validated by the collaboration service, which owns the calendar arithmetic.
+    stage_calendars: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def next_business_time(self, local_time: time, after: datetime) -> datetime:
         """The first instant strictly after ``after`` when the org's clocks show ``local_time``.

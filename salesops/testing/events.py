@@ -49,3 +49,38 @@ async def tap_events(js: JetStreamContext, service: str, namespace: str) -> Asyn
         yield tap
     finally:
         await subscription.unsubscribe()
+
+
+async def publish_customer_registered(
+    js: JetStreamContext, namespace: str, *, customer_id: str, owner_id: str, name: str
+) -> None:
+    """Publish what the customers service publishes when a customer is registered."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from contracts.customers import CustomerRegistered, CustomerTier
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    event = CustomerRegistered(
+        customer_id=customer_id,
+        external_key=None,
+        name=name,
+        tier=CustomerTier.A,
+        owner_id=owner_id,
+        org_unit_id="group-east-1",
+        estimated_contribution=Decimal(1),
+        registered_by=owner_id,
+        registered_at=at,
+    )
+    envelope = Envelope.for_event(
+        event,
+        event_id=uuid4(),
+        subject_id=customer_id,
+        time=at,
+        actor=owner_id,
+        stream_version=1,
+        correlation_id="test",
+        namespace=namespace,
+    )
+    await js.publish(envelope.type, envelope.to_json_bytes(), headers=envelope.nats_headers())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -15,8 +14,6 @@ from nats.js import JetStreamContext
 from PIL import Image
 from pypdf import PdfWriter
 
-from contracts.customers import CustomerRegistered, CustomerTier
-from contracts.envelope import Envelope
 from contracts.tasks import (
     ConcessionApproved,
     ConcessionExceeded,
@@ -25,7 +22,7 @@ from contracts.tasks import (
     TaskSubmitted,
 )
 from salesops.testing.apps import RunningService
-from salesops.testing.events import EventTap, tap_events
+from salesops.testing.events import EventTap, publish_customer_registered, tap_events
 from salesops.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -39,38 +36,14 @@ CUSTOMER = "cus-ningbo"
 CUSTOMER_NAME = "宁波精密模具"
 
 
-async def publish_customer(
-    js: JetStreamContext, namespace: str, customer_id: str, owner: str, name: str = CUSTOMER_NAME
-) -> None:
-    """What the customers service publishes when a customer is registered."""
-    event = CustomerRegistered(
-        customer_id=customer_id,
-        external_key=None,
-        name=name,
-        tier=CustomerTier.A,
-        owner_id=owner,
-        org_unit_id="group-east-1",
-        estimated_contribution=1,
-        registered_by=owner,
-        registered_at=datetime(2026, 1, 1, tzinfo=SHANGHAI),
-    )
-    envelope = Envelope.for_event(
-        event,
-        event_id=uuid.uuid4(),
-        subject_id=customer_id,
-        time=event.registered_at,
-        actor=owner,
-        stream_version=1,
-        correlation_id="c",
-        namespace=namespace,
-    )
-    await js.publish(envelope.type, envelope.to_json_bytes(), headers=envelope.nats_headers())
-
-
 @pytest.fixture
 async def service(tasks: RunningService, js: JetStreamContext, namespace: str) -> RunningService:
-    await publish_customer(js, namespace, CUSTOMER, REP)
-    await publish_customer(js, namespace, "cus-other", OTHER_REP, "别人的客户")
+    await publish_customer_registered(
+        js, namespace, customer_id=CUSTOMER, owner_id=REP, name=CUSTOMER_NAME
+    )
+    await publish_customer_registered(
+        js, namespace, customer_id="cus-other", owner_id=OTHER_REP, name="别人的客户"
+    )
 
     async def known() -> bool:
         return bool(await tasks.runtime.pool.fetchval("SELECT count(*) = 2 FROM known_customers"))
