@@ -90,7 +90,8 @@ class CpuMeter:
     """CPU used over an interval by named processes, by server processes, and in total.
 
     Percentages are of one core (200 = both cores of a 2-core machine busy), except
-    ``machine_busy_percent`` which is of all cores.
+    ``machine_busy_percent`` which is of all cores. ``other_processes_cpu_percent`` is
+    the rest of the machine's busy time: anything else running skews the figures.
     """
 
     processes: dict[str, Any] = field(default_factory=dict)
@@ -118,18 +119,20 @@ class CpuMeter:
         return found
 
     def _sample(self) -> dict[str, float]:
+        """CPU seconds so far, keyed ``group:pid``.
+
+        A server process that starts within the interval counts from zero; one that exits
+        within it (a closed PostgreSQL backend) takes its time with it.
+        """
         sample: dict[str, float] = {}
         for name, group in {**self.processes, **self._servers()}.items():
-            total = 0.0
+            sample[f"{name}:"] = 0.0  # the group shows even when none of it is running
             for process in group:
                 try:
                     times = process.cpu_times()
                 except psutil.Error:
                     continue
-                total += float(times.user) + float(times.system)
-                # Not the pid for the servers: backends that exit take their time with them.
                 sample[f"{name}:{process.pid}"] = float(times.user) + float(times.system)
-            sample[name] = total
         return sample
 
     def start(self) -> None:
@@ -152,9 +155,47 @@ class CpuMeter:
                 if key.startswith(f"{group}:")
             )
             result[f"{group}_cpu_percent"] = round(100 * used / elapsed, 1)
-        idle_before = float(self._machine.idle) + float(getattr(self._machine, "iowait", 0.0))
-        idle_after = float(machine.idle) + float(getattr(machine, "iowait", 0.0))
-        total = float(sum(machine)) - float(sum(self._machine))
-        busy = 1 - (idle_after - idle_before) / total if total else 0.0
+        spent = {
+            name: float(getattr(machine, name)) - float(getattr(self._machine, name))
+            for name in machine._fields
+        }
+        total = sum(spent.values())
+        # Steal is a VM's time taken by its host: neither this machine's work nor idle.
+        not_busy = sum(spent.get(name, 0.0) for name in ("idle", "iowait", "steal"))
+        busy = 1 - not_busy / total if total else 0.0
         result["machine_busy_percent"] = round(100 * busy, 1)
+        result["steal_percent"] = round(100 * spent.get("steal", 0.0) / total, 1) if total else 0.0
+        # What the machine did besides: other sessions' work shows up here, not in the figures.
+        accounted = sum(result[f"{group}_cpu_percent"] for group in groups)
+        cores = psutil.cpu_count() or 1
+        result["other_processes_cpu_percent"] = round(max(0.0, 100 * busy * cores - accounted), 1)
         return result
+
+
+def cpu_cost(
+    cpu: dict[str, float], per_second: float, *, processes: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """CPU milliseconds each operation cost per process group, and the rate CPU allows.
+
+    ``projected_per_second_cpu_bound`` is the rate at which the machine's cores, or one of
+    the Python processes (one core each, ``processes`` says how many a group has; this
+    process counts as one), would be saturated if the machine ran nothing else. Steadier
+    than the measured rate when other work shares the machine; a projection, not a
+    measurement.
+    """
+    if not per_second:
+        return {}
+    costs = {
+        key.removesuffix("_cpu_percent"): round(value * 10 / per_second, 3)
+        for key, value in cpu.items()
+        if key.endswith("_cpu_percent") and not key.startswith("other_")
+    }
+    total = sum(costs.values())
+    limits = [(psutil.cpu_count() or 1) * 1000 / total] if total else []
+    for group, count in {"bench_process": 1, **(processes or {})}.items():
+        if costs.get(group):
+            limits.append(count * 1000 / costs[group])
+    return {
+        "cpu_ms_per_operation": {**costs, "total": round(total, 3)},
+        "projected_per_second_cpu_bound": round(min(limits), 1) if limits else None,
+    }

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.measure import CpuMeter, drive, latency_summary
+from bench.measure import CpuMeter, cpu_cost, drive, latency_summary
 from bench.servers import Servers, fresh_database, fresh_namespace, unique_suffix
 from contracts.customers import DecisionStateChanged
 from salesops.db import apply_migrations, create_pool
@@ -101,6 +101,7 @@ async def run_relay(servers: Servers, *, events: int, batch_size: int) -> dict[s
         "batches": len(batches),
         **batch_latency,
         "cpu": cpu,
+        **cpu_cost(cpu, per_second),
         "stream": stream,
         "stream_messages": in_stream,
         "outbox_rows_left": left,

@@ -61,6 +61,8 @@ async def _machine(servers: Servers) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # Anything else running (another session's tests) competes for the same cores.
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         **await server_versions(servers),
     }
 
