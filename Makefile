@@ -33,7 +33,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: throughput and latency figures as JSON (not a test)
+## bench: throughput and latency figures as JSON (not a test). Uses SALESOPS_BENCH_DATABASE_URL /
+## SALESOPS_BENCH_NATS_URL (or the SALESOPS_TEST_* ones), else embedded servers.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 

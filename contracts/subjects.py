@@ -9,6 +9,7 @@ Test runs share one NATS server, so each run prefixes its own namespace
 """
 
 import re
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 SUBJECT_ROOT: Final = "sales"
@@ -46,6 +47,7 @@ def snake_case(event_type: str) -> str:
     return spaced.lower()
 
 
+@lru_cache(maxsize=4096)  # pure, and on the relay's hot path
 def subject_for(service: str, event_type: str, namespace: str = "") -> str:
     """The NATS subject an event type is published on.
 
@@ -90,6 +92,7 @@ def dead_letter_stream_name(namespace: str = "") -> str:
     return _stream_name(namespace, f"{SUBJECT_ROOT}_{_DEAD_LETTER_TOKEN}")
 
 
+@lru_cache(maxsize=4096)  # pure, and on the relay's hot path
 def schema_urn(service: str, event_type: str, schema_version: int) -> str:
     """The ``dataschema`` of an event: never namespaced, one per shape of the payload.
 
@@ -101,6 +104,7 @@ def schema_urn(service: str, event_type: str, schema_version: int) -> str:
     return f"urn:salesops:schema:{subject_for(service, event_type)}:v{schema_version}"
 
 
+@lru_cache(maxsize=4096)  # pure, and on the relay's hot path
 def source_for(service: str) -> str:
     """The CloudEvents ``source`` of everything a service publishes, e.g. ``/salesops/tasks``."""
     return f"/salesops/{_service(service)}"

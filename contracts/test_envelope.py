@@ -159,3 +159,42 @@ def test_published_events_and_envelopes_are_immutable() -> None:
         event.deal_price = Decimal("1")  # type: ignore[misc]
     with pytest.raises(ValidationError, match="frozen"):
         wrap(event).actor = "someone-else"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "optional",
+    [
+        {},
+        {
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "causationid": "c-0",
+        },
+    ],
+)
+@pytest.mark.parametrize(
+    "when",
+    [datetime(2024, 5, 6, 1, 30, tzinfo=UTC), datetime(2024, 5, 6, 1, 30, 0, 123456, tzinfo=UTC)],
+)
+def test_the_fast_serialiser_writes_exactly_what_the_model_writes(
+    optional: dict[str, str], when: datetime
+) -> None:
+    from contracts.envelope import envelope_json
+    from contracts.registry import EVENT_TYPES
+
+    for event_class in EVENT_TYPES.values():
+        event = event_class.examples()[0]
+        parts: dict[str, Any] = dict(
+            id="0b5e6c1e-2f0a-4a59-9a43-6f1b2a7d9c10",
+            source=event.source(),
+            type=event.subject("ns"),
+            subject="s-1",
+            time=when,
+            dataschema=event.dataschema(),
+            schemaversion=1,
+            correlationid="corr",
+            actor="rep-1",
+            streamversion=3,
+            data=event.model_dump(mode="json"),
+            **optional,
+        )
+        assert envelope_json(**parts) == Envelope.model_construct(**parts).to_json_bytes()

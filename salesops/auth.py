@@ -91,7 +91,7 @@ def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: st
     return Actor(id=person.id, name=person.name, roles=frozenset(str(r) for r in person.roles))
 
 
-def current_actor(request: Request) -> Actor:
+async def current_actor(request: Request) -> Actor:
     """FastAPI dependency: the authenticated actor of this request."""
     runtime = request.app.state.runtime
     actor = authenticate(runtime.tokens, runtime.directory, request.headers.get("authorization"))

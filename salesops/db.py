@@ -45,6 +45,10 @@ async def _init_connection(conn: DbConnection) -> None:
         )
 
 
+async def _no_session_state_to_reset(conn: DbConnection) -> None:
+    return None
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 2, max_size: int = 20
 ) -> asyncpg.Pool:
@@ -61,6 +65,11 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        # asyncpg's default reset (unlock advisory locks, CLOSE ALL, UNLISTEN, RESET ALL) costs
+        # a round trip on every release; nothing here leaves session state on a pooled
+        # connection (the relay unlocks its leadership lock before releasing). An open
+        # transaction is still rolled back by asyncpg itself.
+        reset=_no_session_state_to_reset,
         server_settings={"search_path": f"{quote_ident(schema)},public"},
     )
     assert pool is not None

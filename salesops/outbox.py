@@ -21,10 +21,15 @@ import asyncpg
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from contracts.envelope import Envelope
+from contracts.envelope import CLOUDEVENTS_CONTENT_TYPE, envelope_json
 from contracts.registry import event_class
 from salesops.db import DbConnection
-from salesops.telemetry import context_from_traceparent, inject_trace_headers, tracer
+from salesops.telemetry import (
+    context_from_traceparent,
+    inject_trace_headers,
+    tracer,
+    tracing_active,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +78,17 @@ class OutboxRelay:
         rows = await conn.fetch(_PENDING, self._batch_size)
         if not rows:
             return 0
-        futures = []
-        for row in rows:
-            futures.append(await self._publish(row))
-        await asyncio.wait_for(asyncio.gather(*futures), self._publish_timeout)
+        traced = tracing_active()  # asked once per batch: spans cost even when unrecorded
+        futures = [await self._publish(row, traced) for row in rows]
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                for future in futures:
+                    await future
+        except BaseException:
+            # Unanswered publishes hold nats-py's pending slots until cancelled.
+            for future in futures:
+                future.cancel()
+            raise
         positions = [row["position"] for row in rows]
         if self._after_publish is not None:
             self._after_publish(positions)
@@ -84,21 +96,47 @@ class OutboxRelay:
         self.published_total += len(rows)
         return len(rows)
 
-    async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+    async def _publish(self, row: asyncpg.Record, traced: bool) -> asyncio.Future[Any]:
+        contract = event_class(row["event_type"])
         metadata = row["metadata"]
-        envelope = stored_envelope(row, self._namespace)
-        subject = envelope.type
-        headers = envelope.nats_headers()
-        parent = context_from_traceparent(metadata.get("traceparent"))
+        event_id = str(row["event_id"])
+        subject = contract.subject(self._namespace)
+        traceparent = metadata.get("traceparent")
+        body = envelope_json(
+            id=event_id,
+            source=contract.source(),
+            type=subject,
+            subject=row["stream_id"],
+            time=row["recorded_at"],
+            dataschema=contract.dataschema(),
+            schemaversion=row["schema_version"],
+            correlationid=metadata["correlation_id"],
+            causationid=metadata.get("causation_id"),
+            actor=metadata["actor"],
+            streamversion=row["stream_version"],
+            data=row["data"],
+            traceparent=traceparent,
+        )
+        headers = {
+            "Nats-Msg-Id": event_id,
+            "content-type": CLOUDEVENTS_CONTENT_TYPE,
+            "ce-type": subject,
+        }
+        if not traced:
+            if traceparent:
+                headers["traceparent"] = traceparent
+            return await self._js.publish_async(subject, body, headers=headers)
         with tracer.start_as_current_span(
-            f"publish {envelope.type}", context=parent, kind=trace.SpanKind.PRODUCER
+            f"publish {subject}",
+            context=context_from_traceparent(traceparent),
+            kind=trace.SpanKind.PRODUCER,
         ) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
-            span.set_attribute("messaging.message.id", envelope.id)
+            span.set_attribute("messaging.message.id", event_id)
             # The consumers continue from this publish span, itself a child of the command.
             inject_trace_headers(headers)
-            return await self._js.publish_async(subject, envelope.to_json_bytes(), headers=headers)
+            return await self._js.publish_async(subject, body, headers=headers)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, taking over whenever no other replica relays."""
@@ -129,27 +167,6 @@ class OutboxRelay:
             published = await self.publish_pending(conn)
             if published < self._batch_size:
                 await _wait(stop, self._idle_interval)
-
-
-def stored_envelope(row: asyncpg.Record, namespace: str) -> Envelope:
-    """The envelope of a stored event, built without re-validating what was validated on write."""
-    contract = event_class(row["event_type"])
-    metadata = row["metadata"]
-    return Envelope.model_construct(
-        id=str(row["event_id"]),
-        source=contract.source(),
-        type=contract.subject(namespace),
-        subject=row["stream_id"],
-        time=row["recorded_at"],
-        dataschema=contract.dataschema(),
-        schemaversion=row["schema_version"],
-        traceparent=metadata.get("traceparent"),
-        correlationid=metadata["correlation_id"],
-        causationid=metadata.get("causation_id"),
-        actor=metadata["actor"],
-        streamversion=row["stream_version"],
-        data=row["data"],
-    )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -23,6 +23,11 @@ _propagator = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("salesops")
 
 
+def tracing_active() -> bool:
+    """Whether spans are recorded at all (an SDK provider is installed); cheap to ask."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def current_traceparent() -> str | None:
     """The ``traceparent`` of the active span, or None outside any trace."""
     carrier: dict[str, str] = {}

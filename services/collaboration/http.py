@@ -20,7 +20,7 @@ router = APIRouter(tags=["collaboration"])
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def ticket_service(request: Request) -> TicketService:
+async def ticket_service(request: Request) -> TicketService:
     service: TicketService = request.app.state.service.tickets
     return service
 

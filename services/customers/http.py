@@ -27,7 +27,7 @@ CorrelationId = Annotated[
 ]
 
 
-def customer_service(request: Request) -> CustomerService:
+async def customer_service(request: Request) -> CustomerService:
     service: CustomerService = request.app.state.service.customers
     return service
 

@@ -26,7 +26,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 Period = Annotated[str, Path(pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$", examples=["2026-Q4"])]
 
 
-def report_service(request: Request) -> ReportService:
+async def report_service(request: Request) -> ReportService:
     service: ReportService = request.app.state.service.reports
     return service
 
@@ -192,7 +192,7 @@ class ImportOutcomeView(BaseModel):
     warnings: list[str]
 
 
-def importer(request: Request) -> CustomerImporter:
+async def importer(request: Request) -> CustomerImporter:
     service: CustomerImporter = request.app.state.service.importer
     return service
 

@@ -21,7 +21,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def task_service(request: Request) -> TaskService:
+async def task_service(request: Request) -> TaskService:
     service: TaskService = request.app.state.service.tasks
     return service
 
