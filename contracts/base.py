@@ -7,7 +7,7 @@ classes for publication. A breaking change to one of them is a new ``schema_vers
 
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from contracts.subjects import schema_urn, snake_case, source_for, subject_for
 
@@ -55,3 +55,8 @@ class IntegrationEvent(BaseModel):
         extra = cls.model_config.get("json_schema_extra")
         raw: Any = extra.get("examples", []) if isinstance(extra, dict) else []
         return [cls.model_validate(example) for example in raw]
+
+
+def example_config(**fields: JsonValue) -> ConfigDict:
+    """A model config whose JSON Schema carries one example event (checked by the tests)."""
+    return ConfigDict(json_schema_extra={"examples": [fields]})

@@ -3,9 +3,9 @@
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import ConfigDict, Field, JsonValue
+from pydantic import ConfigDict, Field
 
-from contracts.base import IntegrationEvent
+from contracts.base import IntegrationEvent, example_config
 from contracts.fields import Identifier, UtcDatetime
 
 
@@ -90,10 +90,6 @@ _AT = "2024-05-06T02:00:00Z"
 _DUE = "2024-05-06T04:00:00Z"
 
 
-def _example(**fields: JsonValue) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [fields]})
-
-
 _TICKET = Field(description="Id of the ticket.", examples=["tkt-311"])
 _TEAM = Field(
     description="The tech group this part of the ticket went to.", examples=["tech-electrical"]
@@ -104,7 +100,7 @@ class TicketSubmitted(IntegrationEvent):
     """Sales asked other departments for something, e.g. a sample with its documents."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         ticket_kind="sample_request",
         customer_id="cus-0042",
@@ -139,7 +135,7 @@ class TicketDispatched(IntegrationEvent):
     """The part of a ticket a tech group owns went to that group (one event per group)."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         team_id="tech-electrical",
         owner_id="te-luo-bin",
@@ -162,7 +158,7 @@ class TicketAnswered(IntegrationEvent):
     """A tech group answered: the documents it owns are provided."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         team_id="tech-electrical",
         answered_by="te-luo-bin",
@@ -181,7 +177,7 @@ class InfoRequested(IntegrationEvent):
     """A tech group needs more from sales first; its clock pauses until sales supplies it."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         team_id="tech-electrical",
         requested_by="te-luo-bin",
@@ -210,7 +206,7 @@ class InfoSupplied(IntegrationEvent):
     """Sales supplied what tech asked for; the tech clock runs again."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         team_id="tech-electrical",
         supplied_by="rep-zhang-wei",
@@ -231,7 +227,7 @@ class DocumentsCompleted(IntegrationEvent):
     """Every tech group provided its documents: logistics may start stocking."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         team_id="logistics",
         owner_id="lg-cao-yang",
@@ -252,7 +248,7 @@ class StockingStarted(IntegrationEvent):
     """Logistics started stocking (备货启动)."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311", started_by="lg-cao-yang", started_at=_AT, on_time=True
     )
 
@@ -266,7 +262,7 @@ class TicketShipped(IntegrationEvent):
     """Logistics shipped; the requesting rep must confirm receipt in time."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         shipped_by="lg-cao-yang",
         shipped_at=_AT,
@@ -285,7 +281,7 @@ class ReceiptConfirmed(IntegrationEvent):
     """The requesting rep confirmed the customer received the shipment."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311", confirmed_by="rep-zhang-wei", confirmed_at=_AT, on_time=True
     )
 
@@ -299,7 +295,7 @@ class TicketRated(IntegrationEvent):
     """Sales rated the finished ticket; it counts for every department that owned a stage."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         rated_by="rep-zhang-wei",
         stars=4,
@@ -322,7 +318,7 @@ class TicketEscalated(IntegrationEvent):
     """An overdue stage moved to the next owner of its escalation chain."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         ticket_id="tkt-311",
         stage="tech_answer",
         team_id="tech-electrical",
@@ -346,7 +342,7 @@ class DepartmentQualityAlert(IntegrationEvent):
     goes to its head by e-mail."""
 
     service: ClassVar[str] = "collaboration"
-    model_config = _example(
+    model_config = example_config(
         team_id="tech-electrical",
         head_id="td-zheng-lixin",
         ticket_ids=["tkt-1", "tkt-2", "tkt-3"],

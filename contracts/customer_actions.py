@@ -3,17 +3,13 @@
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import ConfigDict, Field, JsonValue
+from pydantic import Field
 
-from contracts.base import IntegrationEvent
+from contracts.base import IntegrationEvent, example_config
 from contracts.fields import Identifier, UtcDatetime
 
 _WHEN = "2024-05-06T01:30:00Z"
 _DUE = "2024-05-07T01:30:00Z"
-
-
-def _example(**fields: JsonValue) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [fields]})
 
 
 class NegotiationJoinRequested(IntegrationEvent):
@@ -21,7 +17,7 @@ class NegotiationJoinRequested(IntegrationEvent):
     second quote negotiation within the policy's window (24 h by default)."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         request_id="nj-51c0",
         customer_name="宁波精密模具",
@@ -49,7 +45,7 @@ class NegotiationJoinConfirmed(IntegrationEvent):
     """The named sales manager confirmed joining the second quote negotiation."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         request_id="nj-51c0",
         manager_id="sm-qian-wenbo",
@@ -68,7 +64,7 @@ class NegotiationJoinOverdue(IntegrationEvent):
     """The manager did not confirm in time: escalated to the manager's own manager."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         request_id="nj-51c0",
         manager_id="sm-qian-wenbo",
@@ -103,7 +99,7 @@ class NextActionCommitted(IntegrationEvent):
     """The owner committed (or updated) the customer's next required action and its due time."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         owner_id="rep-zhang-wei",
         action_kind="schedule_factory_visit",
@@ -130,7 +126,7 @@ class NextActionCompleted(IntegrationEvent):
     """The next required action was done, on time or late."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         owner_id="rep-zhang-wei",
         action_kind="schedule_factory_visit",
@@ -151,7 +147,7 @@ class NextActionOverdue(IntegrationEvent):
     """The next required action's due time passed without completion."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         owner_id="rep-zhang-wei",
         action_kind="other",
@@ -171,7 +167,7 @@ class NextActionsNotUpdated(IntegrationEvent):
     the previous meeting: they are flagged red and the rep's direct supervisor is copied."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         rep_id="rep-zhang-wei",
         supervisor_id="gl-li-na",
         customer_ids=["cus-0042", "cus-0077"],
@@ -199,7 +195,7 @@ class CustomerWentStale(IntegrationEvent):
     """No contact with the customer for more than the stale period (7 days by default)."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         customer_id="cus-0042",
         owner_id="rep-zhang-wei",
         last_contact_at=_WHEN,

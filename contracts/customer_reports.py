@@ -3,17 +3,13 @@
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import IntegrationEvent
+from contracts.base import IntegrationEvent, example_config
 from contracts.fields import Identifier, Money, UtcDatetime
 
 _WHEN = "2024-05-06T01:30:00Z"
 _DUE = "2024-05-06T05:30:00Z"
-
-
-def _example(**fields: JsonValue) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [fields]})
 
 
 class KeyAction(StrEnum):
@@ -45,7 +41,7 @@ class ProgressReported(IntegrationEvent):
     """A rep filed the one-form progress report; it lands on the supervisor's to-do list."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         report_id="pr-3a9f",
         customer_id="cus-0042",
         rep_id="rep-zhang-wei",
@@ -76,7 +72,7 @@ class SupportAnswered(IntegrationEvent):
     """The supervisor answered a progress report."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         report_id="pr-3a9f",
         customer_id="cus-0042",
         answered_by="gl-li-na",
@@ -99,7 +95,7 @@ class SupportAnswerOverdue(IntegrationEvent):
     """The supervisor did not answer in time: escalated to the supervisor's manager."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         report_id="pr-3a9f",
         customer_id="cus-0042",
         supervisor_id="gl-li-na",
@@ -141,7 +137,7 @@ class TargetAllocated(IntegrationEvent):
     """A unit's target for a period was split among its children, with who and why."""
 
     service: ClassVar[str] = "customers"
-    model_config = _example(
+    model_config = example_config(
         parent_id="hq",
         period="2024-Q2",
         parent_amount="12000000",

@@ -4,9 +4,9 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import IntegrationEvent
+from contracts.base import IntegrationEvent, example_config
 from contracts.fields import SHA256_PATTERN, Identifier, Money, Percent, UtcDatetime
 
 
@@ -179,10 +179,6 @@ class ConcessionExceeded(IntegrationEvent):
     )
 
 
-def _example(**fields: JsonValue) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [fields]})
-
-
 _AT = "2024-05-06T02:00:00Z"
 
 
@@ -190,7 +186,7 @@ class TaskPlanned(IntegrationEvent):
     """A rep planned a task for a customer at a scheduled time."""
 
     service: ClassVar[str] = "tasks"
-    model_config = _example(
+    model_config = example_config(
         task_id="task-7781",
         customer_id="cus-0042",
         rep_id="rep-zhang-wei",
@@ -211,11 +207,24 @@ class TaskPlanned(IntegrationEvent):
     planned_at: UtcDatetime = Field(description="When it was planned.", examples=[_AT])
 
 
-class ConcessionApproved(IntegrationEvent):
-    """The sales director approved a quote whose concession was over the threshold."""
+class _ConcessionDecision(IntegrationEvent):
+    """The sales director's decision on a locked quote (the two events below)."""
 
     service: ClassVar[str] = "tasks"
-    model_config = _example(
+
+    task_id: Identifier = Field(description="Id of the quote task.", examples=["task-7781"])
+    customer_id: Identifier = Field(description="The customer quoted.", examples=["cus-0042"])
+    rep_id: Identifier = Field(description="The rep who quoted.", examples=["rep-zhang-wei"])
+    concession_pct: Percent = Field(description="The concession decided on.", examples=["14.00"])
+    decided_by: Identifier = Field(description="The sales director.", examples=["sd-zhao-guoqiang"])
+    reason: str = Field(min_length=1, description="Why it was decided so.", examples=["战略客户"])
+    decided_at: UtcDatetime = Field(description="When.", examples=[_AT])
+
+
+class ConcessionApproved(_ConcessionDecision):
+    """The sales director approved a quote whose concession was over the threshold."""
+
+    model_config = example_config(
         task_id="task-7781",
         customer_id="cus-0042",
         rep_id="rep-zhang-wei",
@@ -225,20 +234,11 @@ class ConcessionApproved(IntegrationEvent):
         decided_at=_AT,
     )
 
-    task_id: Identifier = Field(description="Id of the quote task.", examples=["task-7781"])
-    customer_id: Identifier = Field(description="The customer quoted.", examples=["cus-0042"])
-    rep_id: Identifier = Field(description="The rep who quoted.", examples=["rep-zhang-wei"])
-    concession_pct: Percent = Field(description="The concession approved.", examples=["14.00"])
-    decided_by: Identifier = Field(description="The sales director.", examples=["sd-zhao-guoqiang"])
-    reason: str = Field(min_length=1, description="Why it was approved.", examples=["战略客户"])
-    decided_at: UtcDatetime = Field(description="When.", examples=[_AT])
 
-
-class ConcessionRejected(IntegrationEvent):
+class ConcessionRejected(_ConcessionDecision):
     """The sales director rejected a quote whose concession was over the threshold."""
 
-    service: ClassVar[str] = "tasks"
-    model_config = _example(
+    model_config = example_config(
         task_id="task-7781",
         customer_id="cus-0042",
         rep_id="rep-zhang-wei",
@@ -247,14 +247,6 @@ class ConcessionRejected(IntegrationEvent):
         reason="低于成本线",
         decided_at=_AT,
     )
-
-    task_id: Identifier = Field(description="Id of the quote task.", examples=["task-7781"])
-    customer_id: Identifier = Field(description="The customer quoted.", examples=["cus-0042"])
-    rep_id: Identifier = Field(description="The rep who quoted.", examples=["rep-zhang-wei"])
-    concession_pct: Percent = Field(description="The concession rejected.", examples=["14.00"])
-    decided_by: Identifier = Field(description="The sales director.", examples=["sd-zhao-guoqiang"])
-    reason: str = Field(min_length=1, description="Why it was rejected.", examples=["低于成本线"])
-    decided_at: UtcDatetime = Field(description="When.", examples=[_AT])
 
 
 class OpenTask(BaseModel):
@@ -273,7 +265,7 @@ class DailyTodoCardIssued(IntegrationEvent):
     """At the daily card time (18:00 local by default) a rep's open tasks, one card per rep."""
 
     service: ClassVar[str] = "tasks"
-    model_config = _example(
+    model_config = example_config(
         rep_id="rep-zhang-wei",
         card_date="2024-05-06",
         issued_at="2024-05-06T10:00:00Z",
@@ -303,7 +295,7 @@ class TasksOverdue(IntegrationEvent):
     """At the submission deadline these tasks of one rep were still not submitted."""
 
     service: ClassVar[str] = "tasks"
-    model_config = _example(
+    model_config = example_config(
         rep_id="rep-zhang-wei",
         supervisor_id="gl-li-na",
         card_date="2024-05-06",
