@@ -42,7 +42,7 @@ from salesops.eventstore import (
 from salesops.orgdir import OrgDirectory, Role, UnknownOrgUnit, UnknownPerson
 from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
-from salesops.recording import EventRecorder, metadata_for, published_events
+from salesops.recording import EventRecorder, metadata_for
 from salesops.timers import cancel_statement, just_after, schedule_statement
 from services.customers import customer as rules
 from services.customers import queries, read_model
@@ -158,11 +158,15 @@ class CustomerService:
         return found
 
     async def load(self, conn: DbConnection, customer_id: str) -> Customer:
-        stored = await self.store.read_stream(customer_stream(customer_id), conn=conn)
-        customer = rules.fold(published_events(stored))
-        if customer is None:
+        """The customer's state as of its read-model row (see read_model.customer_state).
+
+        Not locked: the append that follows expects this row's version, so a concurrent
+        change makes it a conflict (409) rather than a lost update.
+        """
+        row = await queries.get_customer(conn, customer_id)
+        if row is None:
             raise NotFound(f"no customer {customer_id!r}")
-        return customer
+        return read_model.customer_state(row)
 
     def authorise(self, actor: Actor, customer: Customer, *, owner_only: bool = False) -> None:
         """A rep acts on their own customers; supervisors on their subtree's (unless owner_only)."""

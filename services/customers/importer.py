@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 from pydantic import BaseModel
 
-from contracts.customers import CustomerTier, DecisionState, FollowUpKind
+from contracts.customers import FollowUpKind
 from salesops.access import oversees
 from salesops.auth import Actor
 from salesops.eventstore import StreamAppend
 from salesops.problems import Forbidden
 from services.customers import customer as rules
-from services.customers import queries
-from services.customers.customer import Customer
+from services.customers import queries, read_model
 from services.customers.handlers import (
     SALES_ROLES,
     CustomerService,
@@ -51,24 +49,6 @@ class ImportOutcome:
     @property
     def applied(self) -> bool:
         return not self.dry_run and not self.problems
-
-
-def _customer_of(row: asyncpg.Record) -> Customer:
-    """The aggregate state as the read model holds it (same transaction, same version)."""
-    return Customer(
-        customer_id=row["customer_id"],
-        name=row["name"],
-        tier=CustomerTier(row["tier"]),
-        owner_id=row["owner_id"],
-        org_unit_id=row["org_unit_id"],
-        estimated_contribution=Decimal(row["estimated_contribution"]),
-        external_key=row["external_key"],
-        registered_at=row["registered_at"],
-        decision_state=DecisionState(row["decision_state"]) if row["decision_state"] else None,
-        last_contact_at=row["last_contact_at"],
-        stale=row["stale"],
-        version=row["version"],
-    )
 
 
 class CustomerImporter:
@@ -157,7 +137,7 @@ class CustomerImporter:
             customer = rules.fold(events)
             assert customer is not None
         else:
-            customer = _customer_of(known)
+            customer = read_model.customer_state(known)
             events = [
                 *rules.change_tier(customer, row.tier, actor_id=actor.id, now=now),
                 *rules.reassign(

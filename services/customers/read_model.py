@@ -8,8 +8,10 @@ supervisors' to-do lists).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+import asyncpg
 from pydantic import BaseModel
 
 from contracts.customer_actions import (
@@ -19,6 +21,7 @@ from contracts.customer_actions import (
     NegotiationJoinRequested,
     NextActionCommitted,
     NextActionCompleted,
+    NextActionKind,
     NextActionOverdue,
     NextActionsNotUpdated,
 )
@@ -27,13 +30,16 @@ from contracts.customers import (
     CustomerDetailsUpdated,
     CustomerReassigned,
     CustomerRegistered,
+    CustomerTier,
     CustomerTierChanged,
+    DecisionState,
     DecisionStateChanged,
     FollowUpLogged,
 )
 from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
 from salesops.recording import Projector, project
+from services.customers.customer import Customer, NegotiationRequest, NextAction
 
 MIGRATIONS = (
     Migration(
@@ -103,6 +109,11 @@ MIGRATIONS = (
         CREATE INDEX progress_reports_open ON progress_reports (supervisor_id) WHERE answer IS NULL;
         """,
     ),
+    Migration(
+        "1003_next_action_completed_at",
+        "ALTER TABLE customers ADD COLUMN next_action_completed_at timestamptz,"
+        " ADD COLUMN next_action_overdue_reported boolean NOT NULL DEFAULT false",
+    ),
 )
 
 COLUMNS = (
@@ -110,7 +121,8 @@ COLUMNS = (
     " decision_state, last_contact_at, registered_at, updated_at, version, stale, red_flag,"
     " next_action_kind, next_action_description, next_action_due_at, next_action_status,"
     " next_action_updated_at, negotiation_request_id, negotiation_manager_id,"
-    " negotiation_due_at, negotiation_status"
+    " negotiation_due_at, negotiation_status, next_action_completed_at,"
+    " next_action_overdue_reported"
 )
 
 
@@ -224,18 +236,25 @@ def _committed(e: NextActionCommitted, stored: RecordedEvent) -> list[Statement]
         next_action_due_at=e.due_at,
         next_action_status="open",
         next_action_updated_at=e.committed_at,
+        next_action_completed_at=None,
+        next_action_overdue_reported=False,
         red_flag=False,
     )
 
 
 def _completed(e: NextActionCompleted, stored: RecordedEvent) -> list[Statement]:
     return _update(
-        e.customer_id, stored, next_action_status="completed" if e.on_time else "completed_late"
+        e.customer_id,
+        stored,
+        next_action_status="completed" if e.on_time else "completed_late",
+        next_action_completed_at=e.completed_at,
     )
 
 
 def _action_overdue(e: NextActionOverdue, stored: RecordedEvent) -> list[Statement]:
-    return _update(e.customer_id, stored, next_action_status="overdue")
+    return _update(
+        e.customer_id, stored, next_action_status="overdue", next_action_overdue_reported=True
+    )
 
 
 def _stale(e: CustomerWentStale, stored: RecordedEvent) -> list[Statement]:
@@ -316,3 +335,47 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
     """What brings the read model up to date with events just appended, in order."""
     return project(_PROJECTORS, recorded, events)
+
+
+def customer_state(row: asyncpg.Record) -> Customer:
+    """The aggregate's state as this read model holds it.
+
+    The table is projected from every event of the customer's stream in the same
+    transaction that appends it, and its ``version`` is the stream's, so a command may
+    decide on the row instead of folding an ever longer stream. A test holds the row and
+    the fold of the stream equal.
+    """
+    next_action = None
+    if row["next_action_kind"] is not None:
+        next_action = NextAction(
+            kind=NextActionKind(row["next_action_kind"]),
+            description=row["next_action_description"],
+            due_at=row["next_action_due_at"],
+            completed_at=row["next_action_completed_at"],
+            overdue_reported=row["next_action_overdue_reported"],
+        )
+    negotiation = None
+    if row["negotiation_request_id"] is not None:
+        negotiation = NegotiationRequest(
+            request_id=row["negotiation_request_id"],
+            manager_id=row["negotiation_manager_id"],
+            due_at=row["negotiation_due_at"],
+            confirmed=row["negotiation_status"] == "confirmed",
+            overdue_reported=row["negotiation_status"] == "overdue",
+        )
+    return Customer(
+        customer_id=row["customer_id"],
+        name=row["name"],
+        tier=CustomerTier(row["tier"]),
+        owner_id=row["owner_id"],
+        org_unit_id=row["org_unit_id"],
+        estimated_contribution=Decimal(row["estimated_contribution"]),
+        external_key=row["external_key"],
+        registered_at=row["registered_at"],
+        decision_state=DecisionState(row["decision_state"]) if row["decision_state"] else None,
+        last_contact_at=row["last_contact_at"],
+        stale=row["stale"],
+        next_action=next_action,
+        negotiation=negotiation,
+        version=row["version"],
+    )

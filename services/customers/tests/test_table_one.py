@@ -411,3 +411,57 @@ async def test_a_target_is_split_down_to_the_reps_and_coverage_follows_the_custo
     assert by_node[REP]["coverage_pct"] == "150.00"
     assert by_node["group-east-1"]["covered"] == "3000000"
     assert by_node["group-east-1"]["coverage_pct"] == "75.00"
+
+
+async def test_the_read_model_row_holds_exactly_the_state_the_event_stream_folds_to(
+    customers: RunningService,
+) -> None:
+    """Commands decide on the locked read-model row; it must never drift from the events."""
+    from salesops.recording import published_events
+    from services.customers import customer as rules
+    from services.customers import read_model
+    from services.customers.handlers import customer_stream
+
+    c = await new_customer(customers)
+    url = f"/customers/{c['customer_id']}"
+    clock = customers.clock
+    steps: list[tuple[str, str, str, Any]] = [
+        ("PUT", f"{url}/decision-state", REP, {"state": "intent_confirmed"}),
+        (
+            "POST",
+            f"{url}/follow-ups",
+            REP,
+            {"kind": "visit", "contacted_at": clock.now().isoformat(), "notes": "到访"},
+        ),
+        (
+            "PUT",
+            f"{url}/next-action",
+            REP,
+            {
+                "kind": "other",
+                "description": "回访",
+                "due_at": (clock.now() + timedelta(hours=1)).isoformat(),
+            },
+        ),
+    ]
+    for method, path, who, body in steps:
+        await call(customers, method, path, who, body, expect=201 if method == "POST" else 200)
+    clock.advance(timedelta(days=8))
+    await customers.fire_due_timers()  # negotiation overdue, next action overdue, stale
+    await call(customers, "POST", f"{url}/next-action/complete", REP)
+    await call(customers, "PUT", f"{url}/tier", REP, {"tier": "C"})
+
+    pool = customers.runtime.pool
+    stored = await customers.runtime.store.read_stream(customer_stream(c["customer_id"]))
+    folded = rules.fold(published_events(stored))
+    row = await pool.fetchrow(
+        f"SELECT {read_model.COLUMNS} FROM customers WHERE customer_id = $1", c["customer_id"]
+    )
+    assert row is not None
+    assert read_model.customer_state(row) == folded
+    assert folded is not None
+    assert folded.stale
+    assert folded.negotiation is not None
+    assert folded.negotiation.overdue_reported
+    assert folded.next_action is not None
+    assert folded.next_action.completed_at is not None
