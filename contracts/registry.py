@@ -48,6 +48,7 @@ from contracts.customers import (
     DecisionStateChanged,
     FollowUpLogged,
 )
+from contracts.notifier import NotificationDelivered, NotificationFailed
 from contracts.subjects import parse_subject
 from contracts.tasks import (
     ConcessionApproved,
@@ -98,6 +99,8 @@ _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     TicketTimedOut,
     TicketEscalated,
     DepartmentQualityAlert,
+    NotificationDelivered,
+    NotificationFailed,
 )
 
 

@@ -27,5 +27,6 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry("customers", "services.customers.service:CUSTOMERS", 8101),
         CatalogEntry("tasks", "services.tasks.service:TASKS", 8102),
         CatalogEntry("collaboration", "services.collaboration.service:COLLABORATION", 8103),
+        CatalogEntry("notifier", "services.notifier.service:NOTIFIER", 8104),
     )
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,10 @@ class ServiceDefinition:
     timers: Callable[[Any], Mapping[str, TimerHandler]] = lambda _service: {}
     #: Runs once the runtime is up, before serving (e.g. to ensure recurring timers exist).
     on_start: Callable[[Any], Awaitable[None]] | None = None
+    #: Loops run in the background until shutdown, each given the stop event (e.g. a sender).
+    workers: Callable[[Any], Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = (
+        lambda _service: ()
+    )
     publishes: bool = True
 
 
@@ -149,11 +153,14 @@ async def start_runtime(
             runtime.timer_poller = TimerPoller(
                 pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds
             )
-            # Tests that move a manual clock fire timers themselves, when they choose to.
+            # Tests that move a manual clock fire timers (and run workers) themselves.
             if poll_timers:
                 runtime.background.append(
                     asyncio.create_task(runtime.timer_poller.run(runtime.stop))
                 )
+        if poll_timers:
+            for worker in definition.workers(service):
+                runtime.background.append(asyncio.create_task(worker(runtime.stop)))
         await runtime.consumers.start()
         try:
             yield runtime, service

@@ -26,7 +26,7 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 NATS_CONF = REPO_ROOT / "deploy" / "nats" / "nats-server.conf"
 
-APP_SERVICES = ("customers", "tasks", "collaboration")  # grows with notifier, metrics
+APP_SERVICES = ("customers", "tasks", "collaboration", "notifier")  # grows with metrics
 INFRA_SERVICES = ("nats", "postgres")
 
 # Variables of the host that would change what `config` prints: leave them out so

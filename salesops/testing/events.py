@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from nats.aio.msg import Msg
@@ -51,13 +52,47 @@ async def tap_events(js: JetStreamContext, service: str, namespace: str) -> Asyn
         await subscription.unsubscribe()
 
 
+async def publish_event(
+    js: JetStreamContext,
+    namespace: str,
+    event: IntegrationEvent,
+    *,
+    subject_id: str,
+    actor: str = "system",
+    msg_id: str | None = None,
+) -> Envelope:
+    """Publish an event the way its owning service's relay would (for tests of consumers)."""
+    from uuid import uuid4
+
+    envelope = Envelope.for_event(
+        event,
+        event_id=uuid4(),
+        subject_id=subject_id,
+        time=datetime.now(UTC),
+        actor=actor,
+        stream_version=1,
+        correlation_id="test",
+        namespace=namespace,
+    )
+    await publish_envelope(js, envelope, msg_id=msg_id)
+    return envelope
+
+
+async def publish_envelope(
+    js: JetStreamContext, envelope: Envelope, *, msg_id: str | None = None
+) -> None:
+    """Publish an envelope; another ``msg_id`` makes JetStream store a second copy."""
+    headers = envelope.nats_headers()
+    if msg_id is not None:
+        headers["Nats-Msg-Id"] = msg_id
+    await js.publish(envelope.type, envelope.to_json_bytes(), headers=headers)
+
+
 async def publish_customer_registered(
     js: JetStreamContext, namespace: str, *, customer_id: str, owner_id: str, name: str
 ) -> None:
     """Publish what the customers service publishes when a customer is registered."""
-    from datetime import UTC, datetime
     from decimal import Decimal
-    from uuid import uuid4
 
     from contracts.customers import CustomerRegistered, CustomerTier
 
@@ -73,14 +108,4 @@ async def publish_customer_registered(
         registered_by=owner_id,
         registered_at=at,
     )
-    envelope = Envelope.for_event(
-        event,
-        event_id=uuid4(),
-        subject_id=customer_id,
-        time=at,
-        actor=owner_id,
-        stream_version=1,
-        correlation_id="test",
-        namespace=namespace,
-    )
-    await js.publish(envelope.type, envelope.to_json_bytes(), headers=envelope.nats_headers())
+    await publish_event(js, namespace, event, subject_id=customer_id, actor=owner_id)

@@ -1,0 +1,320 @@
+"""Delivering notifications: once per (event, recipient, channel), retried, rate-limited.
+
+Routing writes one ``deliveries`` row per recipient and channel (a unique key, so a
+redelivered event adds nothing). A worker sends due rows with ``FOR UPDATE SKIP LOCKED``
+(replicas share the work), counting every request against its robot's per-minute limit:
+a message over the limit waits for the minute to pass, it is never dropped and the robot
+never sees the excess. Failures retry with exponential back-off and full jitter; one
+that keeps failing is dead-lettered (listed, replayable). Every attempt is recorded, and
+NotificationDelivered / NotificationFailed are published. The clock is injected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from contracts.notifier import NotificationDelivered, NotificationFailed
+from salesops.auth import SYSTEM_ACTOR
+from salesops.clock import Clock
+from salesops.db import DbConnection
+from salesops.recording import EventRecorder, metadata_for
+from services.notifier.messages import Channel, OutgoingMessage, Recipient
+
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Retries and per-robot limits (DingTalk and WeCom robots take 20 messages a minute)."""
+
+    max_attempts: int = 6
+    first_backoff: timedelta = timedelta(seconds=2)
+    max_backoff: timedelta = timedelta(minutes=10)
+    per_minute: Mapping[str, int] = field(
+        default_factory=lambda: {"dingtalk": 20, "wecom": 20, "feishu": 100}
+    )
+
+    def backoff(self, attempt: int, rng: random.Random) -> timedelta:
+        """Exponential back-off with full jitter (AWS architecture blog's recommendation)."""
+        ceiling: timedelta = min(self.max_backoff, self.first_backoff * 2 ** (attempt - 1))
+        return ceiling * rng.random()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A delivery routing decided on, ready to store."""
+
+    person_id: str
+    channel: str
+    robot_key: str
+    recipient: Recipient
+    message: OutgoingMessage
+    urgent: bool
+    hold_until: datetime | None = None  # quiet hours: sent later, in a digest
+
+
+async def plan_deliveries(
+    conn: DbConnection, *, event_id: str, event_type: str, planned: list[Planned], now: datetime
+) -> int:
+    """Store what to send; returns how many were new (a redelivered event adds none)."""
+    added = 0
+    for p in planned:
+        status = "held" if p.hold_until is not None else "pending"
+        result = await conn.execute(
+            "INSERT INTO deliveries (delivery_id, event_id, event_type, person_id, channel,"
+            " robot_key, recipient, message, urgent, status, next_attempt_at, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " ON CONFLICT (event_id, person_id, channel) DO NOTHING",
+            f"dlv-{uuid.uuid4().hex[:16]}",
+            event_id,
+            event_type,
+            p.person_id,
+            p.channel,
+            p.robot_key,
+            dataclasses.asdict(p.recipient),
+            dataclasses.asdict(p.message),
+            p.urgent,
+            status,
+            p.hold_until or now,
+            now,
+        )
+        added += result == "INSERT 0 1"
+    return added
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        recorder: EventRecorder,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+        policy: DeliveryPolicy | None = None,
+        rng: random.Random | None = None,
+        digest_title: str = "免打扰期间的通知 / While you were away",
+    ) -> None:
+        self._pool = pool
+        self._recorder = recorder
+        self._channels = dict(channels)
+        self._clock = clock
+        self._policy = policy or DeliveryPolicy()
+        self._rng = rng or random.Random()
+        self._digest_title = digest_title
+
+    async def tick(self, batch: int = 50) -> int:
+        """Release digests whose quiet hours ended, then send what is due; returns sent count."""
+        await self.release_held()
+        sent = 0
+        while True:
+            done, handled = await self.send_due(batch)
+            sent += done
+            if handled < batch:
+                return sent
+
+    async def send_due(self, batch: int = 50) -> tuple[int, int]:
+        """One batch: returns (delivered, handled)."""
+        now = self._clock.now()
+        delivered = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
+                " ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                now,
+                batch,
+            )
+            for row in rows:
+                delivered += await self._attempt(conn, row, now)
+        return delivered, len(rows)
+
+    async def _attempt(self, conn: DbConnection, row: asyncpg.Record, now: datetime) -> bool:
+        channel = self._channels.get(row["channel"])
+        if channel is None:
+            await self._give_up(
+                conn,
+                row,
+                now,
+                f"channel {row['channel']!r} is not configured",
+                attempts=max(row["attempts"], 1),
+            )
+            return False
+        limit = self._policy.per_minute.get(row["channel"])
+        if limit is not None:
+            window = await conn.fetchrow(
+                "SELECT count(*) AS sent, min(sent_at) AS oldest FROM robot_sends"
+                " WHERE robot_key = $1 AND sent_at > $2",
+                row["robot_key"],
+                now - MINUTE,
+            )
+            assert window is not None
+            if window["sent"] >= limit:
+                # Over the robot's limit: wait until the oldest send leaves the window.
+                await conn.execute(
+                    "UPDATE deliveries SET next_attempt_at = $2 WHERE delivery_id = $1",
+                    row["delivery_id"],
+                    window["oldest"] + MINUTE + timedelta(microseconds=1),
+                )
+                return False
+        message = OutgoingMessage(**_json(row["message"]))
+        recipient = Recipient(**_json(row["recipient"]))
+        result = await channel.send(message, recipient)
+        attempt = row["attempts"] + 1
+        await conn.execute("INSERT INTO robot_sends VALUES ($1, $2)", row["robot_key"], now)
+        # Attempt numbers keep counting across a replay; ``attempts`` is the retry budget.
+        await conn.execute(
+            "INSERT INTO delivery_attempts SELECT $1, coalesce(max(attempt), 0) + 1, $2, $3, $4,"
+            " $5, $6 FROM delivery_attempts WHERE delivery_id = $1",
+            row["delivery_id"],
+            now,
+            result.ok,
+            result.retryable,
+            result.status_code,
+            result.provider_reply[:4000],
+        )
+        if result.ok:
+            await conn.execute(
+                "UPDATE deliveries SET status = 'sent', attempts = $2, sent_at = $3,"
+                " last_reply = $4 WHERE delivery_id = $1",
+                row["delivery_id"],
+                attempt,
+                now,
+                result.provider_reply[:4000],
+            )
+            await self._publish(
+                conn,
+                row,
+                NotificationDelivered(
+                    delivery_id=row["delivery_id"],
+                    about_event_id=row["event_id"],
+                    about_event_type=row["event_type"],
+                    person_id=row["person_id"],
+                    channel=row["channel"],
+                    attempts=attempt,
+                    delivered_at=now,
+                ),
+            )
+            return True
+        if result.retryable and attempt < self._policy.max_attempts:
+            await conn.execute(
+                "UPDATE deliveries SET attempts = $2, next_attempt_at = $3, last_reply = $4"
+                " WHERE delivery_id = $1",
+                row["delivery_id"],
+                attempt,
+                now + self._policy.backoff(attempt, self._rng),
+                result.provider_reply[:4000],
+            )
+            return False
+        await self._give_up(conn, row, now, result.provider_reply, attempts=attempt)
+        return False
+
+    async def _give_up(
+        self, conn: DbConnection, row: asyncpg.Record, now: datetime, reason: str, *, attempts: int
+    ) -> None:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'dead', attempts = $2, last_reply = $3"
+            " WHERE delivery_id = $1",
+            row["delivery_id"],
+            attempts,
+            reason[:4000],
+        )
+        await self._publish(
+            conn,
+            row,
+            NotificationFailed(
+                delivery_id=row["delivery_id"],
+                about_event_id=row["event_id"],
+                about_event_type=row["event_type"],
+                person_id=row["person_id"],
+                channel=row["channel"],
+                attempts=attempts,
+                reason=reason[:1000],
+                failed_at=now,
+            ),
+        )
+
+    async def _publish(
+        self,
+        conn: DbConnection,
+        row: asyncpg.Record,
+        event: NotificationDelivered | NotificationFailed,
+    ) -> None:
+        await self._recorder.record(
+            conn,
+            f"delivery-{row['delivery_id']}",
+            [event],
+            expected_version=None,
+            metadata=metadata_for(SYSTEM_ACTOR),
+        )
+
+    async def release_held(self) -> int:
+        """Quiet hours over: one digest per person and channel instead of a burst."""
+        now = self._clock.now()
+        released = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT * FROM deliveries WHERE status = 'held' AND next_attempt_at <= $1"
+                " ORDER BY person_id, channel, created_at FOR UPDATE SKIP LOCKED",
+                now,
+            )
+            groups: dict[tuple[str, str], list[asyncpg.Record]] = {}
+            for row in rows:
+                groups.setdefault((row["person_id"], row["channel"]), []).append(row)
+            for (person_id, channel), held in groups.items():
+                messages = [OutgoingMessage(**_json(r["message"])) for r in held]
+                digest = digest_message(self._digest_title, messages)
+                await plan_deliveries(
+                    conn,
+                    event_id=f"digest:{person_id}:{channel}:{now.isoformat()}",
+                    event_type="Digest",
+                    now=now,
+                    planned=[
+                        Planned(
+                            person_id,
+                            channel,
+                            held[0]["robot_key"],
+                            Recipient(**_json(held[0]["recipient"])),
+                            digest,
+                            False,
+                        )
+                    ],
+                )
+                await conn.execute(
+                    "UPDATE deliveries SET status = 'digested' WHERE delivery_id = ANY($1::text[])",
+                    [r["delivery_id"] for r in held],
+                )
+                released += 1
+        return released
+
+    async def replay(self, delivery_id: str) -> bool:
+        """Send a dead-lettered delivery again, from a clean attempt count."""
+        status = await self._pool.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2"
+            " WHERE delivery_id = $1 AND status = 'dead'",
+            delivery_id,
+            self._clock.now(),
+        )
+        return bool(status == "UPDATE 1")
+
+
+def digest_message(title: str, messages: list[OutgoingMessage]) -> OutgoingMessage:
+    lines = [f"- {m.title}" + (f" ({m.link})" if m.link else "") for m in messages]
+    html_items = "".join(f"<li>{m.html}</li>" for m in messages)
+    return OutgoingMessage(
+        title=f"{title} ({len(messages)})",
+        markdown=f"### {title}\n\n" + "\n".join(lines),
+        text=f"{title}\n\n" + "\n".join(lines),
+        html=f"<h3>{title}</h3><ul>{html_items}</ul>",
+    )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return loaded
