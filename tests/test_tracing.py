@@ -10,9 +10,13 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from salesops.clock import ManualClock
 from salesops.consumers import EventConsumers, ReceivedEvent
 from salesops.db import DbConnection
-from salesops.testing.apps import RunningService
+from salesops.testing.apps import RunningService, running_service
+from salesops.testing.waiting import eventually
+from services.notifier.platform_fakes import dingtalk_server
+from services.notifier.service import NOTIFIER
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +99,55 @@ async def test_a_decision_state_change_is_one_trace_from_http_to_the_consumer(
     assert consume.parent is not None
     assert publish.context is not None
     assert consume.parent.span_id == publish.context.span_id
+
+
+async def test_one_trace_runs_from_the_http_command_to_the_dingtalk_message(
+    spans: InMemorySpanExporter,
+    customers: RunningService,
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    schema: str,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with dingtalk_server(secret="SEC-trace", clock=clock) as robot:
+        monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_WEBHOOK", robot.webhook_url)
+        monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_SECRET", "SEC-trace")
+        async with running_service(
+            NOTIFIER,
+            database_url=database_url,
+            nats_url=nats_url,
+            namespace=namespace,
+            schema=f"{schema}_notifier",
+            clock=clock,
+        ) as notifier:
+            rep = customers.auth("rep-zhang-wei")
+            created = await customers.client.post(
+                "/customers",
+                json={"name": "无锡华光", "tier": "A", "estimated_contribution": "5"},
+                headers=rep,
+            )
+            spans.clear()
+            changed = await customers.client.put(
+                f"/customers/{created.json()['customer_id']}/decision-state",
+                json={"state": "budget_pending"},
+                headers=rep,
+            )
+            assert changed.status_code == 200
+
+            async def planned() -> bool:
+                return bool(
+                    await notifier.runtime.pool.fetchval(
+                        "SELECT count(*) FROM deliveries WHERE event_type = 'DecisionStateChanged'"
+                    )
+                )
+
+            await eventually(planned)
+            assert await notifier.app.state.service.worker.tick() == 1
+
+    finished = spans.get_finished_spans()
+    http = next(s for s in finished if s.name.startswith("PUT /customers"))
+    send = next(s for s in finished if s.name == "send dingtalk")
+    assert trace_of(send) == trace_of(http)
+    assert robot.received[0].verified

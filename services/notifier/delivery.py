@@ -21,12 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from opentelemetry import trace
 
 from contracts.notifier import NotificationDelivered, NotificationFailed
 from salesops.auth import SYSTEM_ACTOR
 from salesops.clock import Clock
 from salesops.db import DbConnection
 from salesops.recording import EventRecorder, metadata_for
+from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 from services.notifier.messages import Channel, OutgoingMessage, Recipient
 
 MINUTE = timedelta(minutes=1)
@@ -71,8 +73,8 @@ async def plan_deliveries(
         status = "held" if p.hold_until is not None else "pending"
         result = await conn.execute(
             "INSERT INTO deliveries (delivery_id, event_id, event_type, person_id, channel,"
-            " robot_key, recipient, message, urgent, status, next_attempt_at, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " robot_key, recipient, message, urgent, status, next_attempt_at, created_at,"
+            " traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             " ON CONFLICT (event_id, person_id, channel) DO NOTHING",
             f"dlv-{uuid.uuid4().hex[:16]}",
             event_id,
@@ -86,6 +88,7 @@ async def plan_deliveries(
             status,
             p.hold_until or now,
             now,
+            current_traceparent(),
         )
         added += result == "INSERT 0 1"
     return added
@@ -165,7 +168,16 @@ class DeliveryWorker:
                 return False
         message = OutgoingMessage(**_json(row["message"]))
         recipient = Recipient(**_json(row["recipient"]))
-        result = await channel.send(message, recipient)
+        # The send continues the trace of the event it is about (HTTP command -> ... -> chat).
+        with tracer.start_as_current_span(
+            f"send {row['channel']}",
+            context=context_from_traceparent(row["traceparent"]),
+            kind=trace.SpanKind.CLIENT,
+        ) as span:
+            span.set_attribute("salesops.delivery.id", row["delivery_id"])
+            span.set_attribute("salesops.delivery.recipient", row["person_id"])
+            result = await channel.send(message, recipient)
+            span.set_attribute("salesops.delivery.ok", result.ok)
         attempt = row["attempts"] + 1
         await conn.execute("INSERT INTO robot_sends VALUES ($1, $2)", row["robot_key"], now)
         # Attempt numbers keep counting across a replay; ``attempts`` is the retry budget.

@@ -24,6 +24,7 @@ MIGRATIONS = (
             created_at timestamptz NOT NULL,
             sent_at timestamptz,
             last_reply text,
+            traceparent text,
             UNIQUE (event_id, person_id, channel)
         );
         CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
