@@ -21,6 +21,8 @@ from salesops.settings import DEV_JWT_SECRET, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
+READY = "ready — press Ctrl-C to stop"  # printed once every service answers /readyz
+
 
 class Stack:
     """A `salesops up` process whose output is collected line by line."""
@@ -87,7 +89,6 @@ def test_up_uses_the_configured_servers_and_stops_on_ctrl_c(
     database_url: str,
     nats_url: str,
     namespace: str,
-    schema: str,
     tmp_path: Path,
 ) -> None:
     port = free_port()
@@ -96,11 +97,10 @@ def test_up_uses_the_configured_servers_and_stops_on_ctrl_c(
         "SALESOPS_DATABASE_URL": database_url,
         "SALESOPS_NATS_URL": nats_url,
         "SALESOPS_NATS_NAMESPACE": namespace,
-        "SALESOPS_DB_SCHEMA": schema,
     }
     stack = Stack(["--port-base", str(port), "--data-dir", str(tmp_path)], env)
     try:
-        stack.wait_for("ready")
+        stack.wait_for(READY)
         assert any(
             "customers" in line and f"http://127.0.0.1:{port}" in line for line in stack.lines
         )
@@ -118,7 +118,7 @@ def test_up_with_no_servers_configured_starts_embedded_ones(
     port = free_port()
     stack = Stack(["--port-base", str(port), "--data-dir", str(tmp_path)], stack_env)
     try:
-        stack.wait_for("ready", seconds=120)
+        stack.wait_for(READY, seconds=120)
         assert any("embedded PostgreSQL" in line for line in stack.lines)
         nats_line = next(line for line in stack.lines if "embedded NATS" in line)
         match = re.search(r"nats://127\.0\.0\.1:(\d+)", nats_line)

@@ -12,8 +12,7 @@ from salesops.auth import SYSTEM_ACTOR
 from salesops.db import DbConnection
 from salesops.recording import published_events
 from salesops.timers import DailyTimer, DueTimer, TimerHandler
-from services.customers import customer as rules
-from services.customers import meeting, progress, queries
+from services.customers import meeting, obligations, progress, queries
 from services.customers.handlers import (
     MORNING_MEETING,
     NEGOTIATION_JOIN_DUE,
@@ -48,7 +47,7 @@ class Deadlines:
         s = self.service
         c = await s.load(conn, timer.payload["customer_id"])
         escalate_to = s.manager_id_of(c.negotiation.manager_id) if c.negotiation else None
-        events = rules.negotiation_join_overdue(
+        events = obligations.negotiation_join_overdue(
             c, timer.payload["request_id"], escalate_to=escalate_to, now=timer.fired_at
         )
         await s.recorder.record(
@@ -63,7 +62,7 @@ class Deadlines:
         s = self.service
         c = await s.load(conn, timer.payload["customer_id"])
         due_at = datetime.fromisoformat(timer.payload["due_at"])
-        events = rules.next_action_overdue(c, due_at, now=timer.fired_at)
+        events = obligations.next_action_overdue(c, due_at, now=timer.fired_at)
         await s.recorder.record(
             conn,
             customer_stream(c.customer_id),
@@ -75,7 +74,7 @@ class Deadlines:
     async def stale_check(self, conn: DbConnection, timer: DueTimer) -> None:
         s = self.service
         c = await s.load(conn, timer.payload["customer_id"])
-        events = rules.went_stale(c, thresholds=s.policy.thresholds, now=timer.fired_at)
+        events = obligations.went_stale(c, thresholds=s.policy.thresholds, now=timer.fired_at)
         await s.recorder.record(
             conn,
             customer_stream(c.customer_id),

@@ -45,8 +45,8 @@ from salesops.problems import DomainError, Forbidden, NotFound, StateConflict
 from salesops.recording import EventRecorder, metadata_for
 from salesops.timers import cancel_statement, just_after, schedule_statement
 from services.customers import customer as rules
-from services.customers import queries, read_model
-from services.customers.customer import Customer
+from services.customers import obligations, queries, read_model
+from services.customers.customer_state import Customer
 
 SALES_ROLES = frozenset(
     {Role.SALES_REP, Role.GROUP_LEAD, Role.SALES_MANAGER, Role.SALES_DIRECTOR, Role.ADMIN}
@@ -109,7 +109,7 @@ class CustomerService:
                         schedule_statement(
                             f"stale:{e.customer_id}",
                             kind=STALE_CHECK,
-                            due_at=rules.stale_check_due(e.registered_at, thresholds),
+                            due_at=obligations.stale_check_due(e.registered_at, thresholds),
                             payload={"customer_id": e.customer_id},
                         )
                     )
@@ -118,7 +118,7 @@ class CustomerService:
                         schedule_statement(
                             f"stale:{e.customer_id}",
                             kind=STALE_CHECK,
-                            due_at=rules.stale_check_due(e.last_contact_at, thresholds),
+                            due_at=obligations.stale_check_due(e.last_contact_at, thresholds),
                             payload={"customer_id": e.customer_id},
                         )
                     )
@@ -372,7 +372,7 @@ class CustomerService:
         async with self.pool.acquire() as conn, conn.transaction():
             customer = await self.load(conn, customer_id)
             # Only the named manager may confirm: the domain rule says so, whoever sees it.
-            events = rules.confirm_negotiation_join(customer, actor_id=actor.id, now=now)
+            events = obligations.confirm_negotiation_join(customer, actor_id=actor.id, now=now)
             await self.recorder.record(
                 conn,
                 customer_stream(customer_id),
@@ -397,7 +397,7 @@ class CustomerService:
         return await self.change(
             actor,
             customer_id,
-            lambda c: rules.commit_next_action(
+            lambda c: obligations.commit_next_action(
                 c, kind, description, due_at, actor_id=actor.id, now=now
             ),
             owner_only=True,
@@ -406,7 +406,10 @@ class CustomerService:
     async def complete_next_action(self, actor: Actor, customer_id: str) -> asyncpg.Record:
         now = self.clock.now()
         return await self.change(
-            actor, customer_id, lambda c: rules.complete_next_action(c, now=now), owner_only=True
+            actor,
+            customer_id,
+            lambda c: obligations.complete_next_action(c, now=now),
+            owner_only=True,
         )
 
     async def get(self, actor: Actor, customer_id: str) -> asyncpg.Record:

@@ -21,6 +21,7 @@ from salesops.auth import Actor
 from salesops.eventstore import StreamAppend
 from salesops.problems import Forbidden
 from services.customers import customer as rules
+from services.customers import customer_state as state
 from services.customers import queries, read_model
 from services.customers.handlers import (
     SALES_ROLES,
@@ -134,7 +135,7 @@ class CustomerImporter:
                 actor_id=actor.id,
                 now=now,
             )
-            customer = rules.fold(events)
+            customer = state.fold(events)
             assert customer is not None
         else:
             customer = read_model.customer_state(known)

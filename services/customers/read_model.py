@@ -39,7 +39,7 @@ from contracts.customers import (
 from salesops.db import Migration, Statement
 from salesops.eventstore import RecordedEvent
 from salesops.recording import Projector, project
-from services.customers.customer import Customer, NegotiationRequest, NextAction
+from services.customers.customer_state import Customer, NegotiationRequest, NextAction
 
 MIGRATIONS = (
     Migration(

@@ -29,7 +29,9 @@ from contracts.customers import (
 from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, StateConflict
 from services.customers import customer as rules
-from services.customers.customer import Customer
+from services.customers import customer_state as state
+from services.customers import obligations
+from services.customers.customer_state import Customer
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -49,7 +51,7 @@ def registered(**changes: object) -> Customer:
         actor_id="rep-1",
         now=T0,
     )
-    customer = rules.fold(events)
+    customer = state.fold(events)
     assert customer is not None
     return replace(customer, **changes)  # type: ignore[arg-type]
 
@@ -57,7 +59,7 @@ def registered(**changes: object) -> Customer:
 def then(customer: Customer, events: Sequence[BaseModel]) -> Customer:
     """The customer after more events."""
     for event in events:
-        customer = rules._evolve(customer, event)
+        customer = state._evolve(customer, event)
     return customer
 
 
@@ -147,28 +149,30 @@ def test_a_follow_up_in_the_future_is_refused() -> None:
 
 def test_exactly_seven_days_without_contact_is_not_stale_a_moment_later_it_is() -> None:
     c = registered(last_contact_at=T0)
-    assert rules.went_stale(c, thresholds=THRESHOLDS, now=T0 + timedelta(days=7)) == []
-    events = rules.went_stale(c, thresholds=THRESHOLDS, now=T0 + timedelta(days=7, microseconds=1))
+    assert obligations.went_stale(c, thresholds=THRESHOLDS, now=T0 + timedelta(days=7)) == []
+    events = obligations.went_stale(
+        c, thresholds=THRESHOLDS, now=T0 + timedelta(days=7, microseconds=1)
+    )
     assert [type(e) for e in events] == [CustomerWentStale]
 
 
 def test_the_stale_check_runs_at_the_first_stale_instant() -> None:
-    due = rules.stale_check_due(T0, THRESHOLDS)
+    due = obligations.stale_check_due(T0, THRESHOLDS)
     assert due == T0 + timedelta(days=7, microseconds=1)
     assert THRESHOLDS.is_stale(T0, due)
 
 
 def test_a_customer_never_contacted_goes_stale_from_its_registration() -> None:
     c = registered()
-    assert rules.went_stale(c, thresholds=THRESHOLDS, now=T0 + timedelta(days=8))
+    assert obligations.went_stale(c, thresholds=THRESHOLDS, now=T0 + timedelta(days=8))
 
 
 def test_stale_is_reported_once_and_cleared_by_a_newer_follow_up() -> None:
     c = registered(last_contact_at=T0)
     now = T0 + timedelta(days=8)
-    c = then(c, rules.went_stale(c, thresholds=THRESHOLDS, now=now))
+    c = then(c, obligations.went_stale(c, thresholds=THRESHOLDS, now=now))
     assert c.stale
-    assert rules.went_stale(c, thresholds=THRESHOLDS, now=now + H) == []
+    assert obligations.went_stale(c, thresholds=THRESHOLDS, now=now + H) == []
     still = then(c, follow_up(c, T0 - H, now=now))  # an even older visit, logged late
     assert still.stale
     assert not then(c, follow_up(c, now, now=now)).stale
@@ -226,29 +230,33 @@ def test_other_states_ask_nobody_and_the_same_state_again_changes_nothing() -> N
 def test_only_the_named_manager_may_confirm() -> None:
     c = then(registered(), confirm_intent(registered()))
     with pytest.raises(Forbidden, match="sm-1"):
-        rules.confirm_negotiation_join(c, actor_id="sm-2", now=T0 + H)
+        obligations.confirm_negotiation_join(c, actor_id="sm-2", now=T0 + H)
 
 
 def test_a_confirmation_at_exactly_24_hours_is_on_time_and_nothing_is_overdue() -> None:
     c = then(registered(), confirm_intent(registered()))
-    (confirmed,) = rules.confirm_negotiation_join(c, actor_id="sm-1", now=T0 + 24 * H)
+    (confirmed,) = obligations.confirm_negotiation_join(c, actor_id="sm-1", now=T0 + 24 * H)
     assert isinstance(confirmed, NegotiationJoinConfirmed)
     assert confirmed.on_time
     c = then(c, [confirmed])
-    assert rules.negotiation_join_overdue(c, "nj-1", escalate_to="sd-1", now=T0 + 25 * H) == []
+    assert (
+        obligations.negotiation_join_overdue(c, "nj-1", escalate_to="sd-1", now=T0 + 25 * H) == []
+    )
     with pytest.raises(StateConflict):
-        rules.confirm_negotiation_join(c, actor_id="sm-1", now=T0 + 25 * H)
+        obligations.confirm_negotiation_join(c, actor_id="sm-1", now=T0 + 25 * H)
 
 
 def test_an_unconfirmed_request_escalates_once_just_after_24_hours() -> None:
     c = then(registered(), confirm_intent(registered()))
-    assert rules.negotiation_join_overdue(c, "nj-1", escalate_to="sd-1", now=T0 + 24 * H) == []
-    (overdue,) = rules.negotiation_join_overdue(
+    assert (
+        obligations.negotiation_join_overdue(c, "nj-1", escalate_to="sd-1", now=T0 + 24 * H) == []
+    )
+    (overdue,) = obligations.negotiation_join_overdue(
         c, "nj-1", escalate_to="sd-1", now=T0 + 24 * H + timedelta(microseconds=1)
     )
     assert isinstance(overdue, NegotiationJoinOverdue)
     assert overdue.escalated_to_id == "sd-1"
-    again = rules.negotiation_join_overdue(
+    again = obligations.negotiation_join_overdue(
         then(c, [overdue]), "nj-1", escalate_to="sd-1", now=T0 + 30 * H
     )
     assert again == []
@@ -261,7 +269,7 @@ def committed(due: datetime) -> Customer:
     c = registered()
     return then(
         c,
-        rules.commit_next_action(
+        obligations.commit_next_action(
             c,
             NextActionKind.SEND_PARAMETER_COMPARISON,
             "发参数对比表",
@@ -280,8 +288,8 @@ def test_a_next_action_must_be_due_in_the_future() -> None:
 
 def test_completion_at_the_due_time_is_on_time_and_a_moment_later_is_late() -> None:
     c = committed(T0 + H)
-    (on_time,) = rules.complete_next_action(c, now=T0 + H)
-    (late,) = rules.complete_next_action(c, now=T0 + H + timedelta(microseconds=1))
+    (on_time,) = obligations.complete_next_action(c, now=T0 + H)
+    (late,) = obligations.complete_next_action(c, now=T0 + H + timedelta(microseconds=1))
     assert isinstance(on_time, NextActionCompleted)
     assert isinstance(late, NextActionCompleted)
     assert (on_time.on_time, late.on_time) == (True, False)
@@ -289,25 +297,25 @@ def test_completion_at_the_due_time_is_on_time_and_a_moment_later_is_late() -> N
 
 def test_an_open_next_action_is_overdue_once_after_its_due_time() -> None:
     c = committed(T0 + H)
-    assert rules.next_action_overdue(c, T0 + H, now=T0 + H) == []
-    (overdue,) = rules.next_action_overdue(c, T0 + H, now=T0 + 2 * H)
+    assert obligations.next_action_overdue(c, T0 + H, now=T0 + H) == []
+    (overdue,) = obligations.next_action_overdue(c, T0 + H, now=T0 + 2 * H)
     assert isinstance(overdue, NextActionOverdue)
-    assert rules.next_action_overdue(then(c, [overdue]), T0 + H, now=T0 + 3 * H) == []
+    assert obligations.next_action_overdue(then(c, [overdue]), T0 + H, now=T0 + 3 * H) == []
 
 
 def test_a_completed_or_replaced_next_action_is_never_overdue() -> None:
     c = committed(T0 + H)
-    done = then(c, rules.complete_next_action(c, now=T0 + H / 2))
-    assert rules.next_action_overdue(done, T0 + H, now=T0 + 2 * H) == []
+    done = then(c, obligations.complete_next_action(c, now=T0 + H / 2))
+    assert obligations.next_action_overdue(done, T0 + H, now=T0 + 2 * H) == []
     replaced = then(
         c,
-        rules.commit_next_action(
+        obligations.commit_next_action(
             c, NextActionKind.OTHER, "改约", T0 + 5 * H, actor_id="rep-1", now=T0
         ),
     )
-    assert rules.next_action_overdue(replaced, T0 + H, now=T0 + 2 * H) == []
+    assert obligations.next_action_overdue(replaced, T0 + H, now=T0 + 2 * H) == []
 
 
 def test_completing_without_an_open_next_action_is_a_conflict() -> None:
     with pytest.raises(StateConflict):
-        rules.complete_next_action(registered(), now=T0)
+        obligations.complete_next_action(registered(), now=T0)

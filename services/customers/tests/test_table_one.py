@@ -418,7 +418,7 @@ async def test_the_read_model_row_holds_exactly_the_state_the_event_stream_folds
 ) -> None:
     """Commands decide on the locked read-model row; it must never drift from the events."""
     from salesops.recording import published_events
-    from services.customers import customer as rules
+    from services.customers import customer_state as state
     from services.customers import read_model
     from services.customers.handlers import customer_stream
 
@@ -453,7 +453,7 @@ async def test_the_read_model_row_holds_exactly_the_state_the_event_stream_folds
 
     pool = customers.runtime.pool
     stored = await customers.runtime.store.read_stream(customer_stream(c["customer_id"]))
-    folded = rules.fold(published_events(stored))
+    folded = state.fold(published_events(stored))
     row = await pool.fetchrow(
         f"SELECT {read_model.COLUMNS} FROM customers WHERE customer_id = $1", c["customer_id"]
     )
