@@ -108,8 +108,11 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
         for offset, name in enumerate(services):
             port = port_base + offset if port_base else CATALOG[name].local_port
             urls[name] = f"http://127.0.0.1:{port}"
+            # Each service keeps its own schema: one SALESOPS_DB_SCHEMA for all would mix
+            # their event stores.
+            inherited = {k: v for k, v in os.environ.items() if k != "SALESOPS_DB_SCHEMA"}
             env = {
-                **os.environ,
+                **inherited,
                 "SALESOPS_DATABASE_URL": database_url,
                 "SALESOPS_NATS_URL": nats_url,
                 "SALESOPS_HTTP_HOST": "127.0.0.1",
