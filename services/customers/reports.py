@@ -7,6 +7,7 @@ from decimal import Decimal
 import asyncpg
 
 from contracts.customer_reports import KeyAction, Obstacle, SupportAnswer, TargetAllocated
+from contracts.target_book import TargetBook
 from salesops.auth import Actor
 from salesops.db import DbConnection
 from salesops.problems import NotFound
@@ -92,10 +93,10 @@ class ReportService:
     async def todo(self, actor: Actor) -> list[asyncpg.Record]:
         return await queries.open_progress_reports(self.customers.pool, actor.id)
 
-    async def _book(self, conn: DbConnection, period: str) -> tuple[targets.TargetBook, int]:
+    async def _book(self, conn: DbConnection, period: str) -> tuple[TargetBook, int]:
         stored = await self.customers.store.read_stream(target_stream(period), conn=conn)
         allocations = [e for e in published_events(stored) if isinstance(e, TargetAllocated)]
-        return targets.TargetBook.fold(period, allocations), len(stored)
+        return TargetBook.fold(period, allocations), len(stored)
 
     async def allocate(
         self,

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from contracts.customer_reports import TargetAllocated, TargetNodeKind
+from contracts.target_book import TargetBook
 from salesops.orgdir import OrgDirectory, load_org_directory
 from salesops.problems import DomainError, Forbidden, NotFound
 from services.customers.targets import (
     AllocateTarget,
     CoverageLine,
-    TargetBook,
     allocate_target,
     children_of,
     coverage,
