@@ -55,6 +55,14 @@ Money = Annotated[
 ]
 """An amount of money (the organisation's currency) as an exact decimal."""
 
+SignedMoney = Annotated[
+    Decimal,
+    _decimal_string_guard(PERCENT_PATTERN),
+    _AS_PLAIN_STRING,
+    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN}),
+]
+"""An amount of money that may be negative (a margin on a loss-making order)."""
+
 Percent = Annotated[
     Decimal,
     _decimal_string_guard(PERCENT_PATTERN),

@@ -48,6 +48,7 @@ from contracts.customers import (
     DecisionStateChanged,
     FollowUpLogged,
 )
+from contracts.finance import InvoiceIssued, OrderPlaced, PaymentReceived
 from contracts.notifier import NotificationDelivered, NotificationFailed
 from contracts.subjects import parse_subject
 from contracts.tasks import (
@@ -101,6 +102,9 @@ _PUBLISHED: Final[tuple[type[IntegrationEvent], ...]] = (
     DepartmentQualityAlert,
     NotificationDelivered,
     NotificationFailed,
+    InvoiceIssued,
+    PaymentReceived,
+    OrderPlaced,
 )
 
 

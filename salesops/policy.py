@@ -188,6 +188,13 @@ class HealthThresholds(_Section):
         return value_pct >= healthy
 
 
+class HealthDashboard(_Section):
+    """Business context the health dashboard shows beside the bare indicators."""
+
+    #: The industry's mean time between two orders of one customer, to compare ours with.
+    industry_repurchase_cycle: Duration = timedelta(days=45)
+
+
 class PolicyError(ValueError):
     """The policy file is wrong; ``problems`` names each key path and why."""
 
@@ -211,6 +218,7 @@ class Policy(_Section):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     quality_alert: QualityAlert = Field(default_factory=QualityAlert)
     health: HealthThresholds = Field(default_factory=HealthThresholds)
+    health_dashboard: HealthDashboard = Field(default_factory=HealthDashboard)
     #: Optional business hours per collaboration stage (working days, hours, holidays);
     #: validated by the collaboration service, which owns the calendar arithmetic.
     stage_calendars: dict[str, dict[str, Any]] = Field(default_factory=dict)
