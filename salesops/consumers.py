@@ -8,6 +8,11 @@ a redelivered message finds its id and changes nothing. A message that keeps fai
 parked on ``sales.dlq.<service>.<consumer>`` after ``max_attempts`` deliveries and
 acknowledged, so it never blocks the messages behind it.
 
+A *batch* subscription hands every new event of one fetch to its handler in one
+transaction (a projection that merges many events into few writes); if that transaction
+fails, the batch is handled again one event at a time, so a poison message is isolated,
+retried and dead-lettered on its own while the others go through.
+
 Why nats-py and not faststream's NATS broker here (faststream 0.6/0.7): its pull
 subscriber either hands a fetched batch to the handler concurrently (one task per
 message, so two events of one customer can be applied out of order), or, in batch mode,
@@ -19,8 +24,9 @@ loop below is the few lines that avoid all three: fetch, handle in order, ack.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -80,6 +86,8 @@ class ReceivedEvent:
 
 
 EventHandler = Callable[[DbConnection, ReceivedEvent], Awaitable[None]]
+#: Handles several events, in delivery order, in one transaction.
+BatchHandler = Callable[[DbConnection, Sequence[ReceivedEvent]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ class _Subscription:
     wanted: frozenset[str] | None
     handler: EventHandler
     batch_size: int
+    batch_handler: BatchHandler | None = None
 
 
 class EventConsumers:
@@ -146,6 +155,31 @@ class EventConsumers:
             )
         )
 
+    def subscribe_batch(
+        self,
+        name: str,
+        *,
+        source_service: str,
+        handler: BatchHandler,
+        event_types: Iterable[str] | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        """Like :meth:`subscribe`, but the new events of each fetch go to ``handler`` at once."""
+
+        async def one_at_a_time(conn: DbConnection, received: ReceivedEvent) -> None:
+            await handler(conn, [received])
+
+        self.subscribe(
+            name,
+            source_service=source_service,
+            handler=one_at_a_time,
+            event_types=event_types,
+            batch_size=batch_size,
+        )
+        self._subscriptions[-1] = dataclasses.replace(
+            self._subscriptions[-1], batch_handler=handler
+        )
+
     async def start(self) -> None:
         """Create (or join) the durable consumers and start fetching."""
         self._stop.clear()
@@ -185,31 +219,98 @@ class EventConsumers:
                 log.warning("%s cannot fetch: %s", sub.consumer, exc)
                 await asyncio.sleep(1)
                 continue
+            if sub.batch_handler is not None:
+                await self._shielded(self._handle_batch(messages, sub))
+                continue
             for message in messages:
-                # Shielded: a stop request lets the message in hand finish and be acked.
-                in_hand = asyncio.ensure_future(self._handle(message, sub))
-                self._in_hand.add(in_hand)
-                in_hand.add_done_callback(self._in_hand.discard)
-                await asyncio.shield(in_hand)
+                await self._shielded(self._handle(message, sub))
 
-    async def _handle(self, raw: Msg, sub: _Subscription) -> None:
-        consumer, dlq, wanted, handler = (
-            sub.consumer,
-            sub.dead_letter_subject,
-            sub.wanted,
-            sub.handler,
-        )
-        attempt = raw.metadata.num_delivered or 1
+    async def _shielded(self, work: Awaitable[None]) -> None:
+        # Shielded: a stop request lets the work in hand finish and its messages be acked.
+        in_hand = asyncio.ensure_future(work)
+        self._in_hand.add(in_hand)
+        in_hand.add_done_callback(self._in_hand.discard)
+        await asyncio.shield(in_hand)
+
+    async def _received(self, raw: Msg, sub: _Subscription) -> ReceivedEvent | None:
+        """The message as an event this subscription wants; otherwise settled here."""
         try:
             envelope = Envelope.model_validate_json(raw.data)
         except ValidationError as exc:
             # Not an event at all: retrying cannot help.
-            await self._dead_letter(raw, dlq, consumer, f"not a valid event envelope: {exc}")
-            return
-        received = ReceivedEvent(envelope, raw.subject, attempt)
-        if wanted is not None and received.event_name not in wanted:
+            await self._dead_letter(
+                raw, sub.dead_letter_subject, sub.consumer, f"not a valid event envelope: {exc}"
+            )
+            return None
+        received = ReceivedEvent(envelope, raw.subject, raw.metadata.num_delivered or 1)
+        if sub.wanted is not None and received.event_name not in sub.wanted:
             await raw.ack()
+            return None
+        return received
+
+    async def _handle(self, raw: Msg, sub: _Subscription) -> None:
+        received = await self._received(raw, sub)
+        if received is not None:
+            await self._process(raw, received, sub)
+
+    async def _handle_batch(self, messages: Sequence[Msg], sub: _Subscription) -> None:
+        assert sub.batch_handler is not None
+        batch: list[tuple[Msg, ReceivedEvent]] = []
+        for raw in messages:
+            received = await self._received(raw, sub)
+            if received is not None:
+                batch.append((raw, received))
+        if not batch:
             return
+        links = [
+            trace.Link(span_context)
+            for raw, _ in batch
+            if (span_context := _span_context(raw)) is not None
+        ]
+        with tracer.start_as_current_span(
+            f"consume {len(batch)} events of {sub.stream}",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+        ) as span:
+            span.set_attribute("messaging.consumer.group.name", sub.consumer)
+            span.set_attribute("messaging.batch.message_count", len(batch))
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    fresh = {
+                        str(row["event_id"])
+                        for row in await conn.fetch(
+                            "INSERT INTO processed_events (consumer, event_id)"
+                            " SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING"
+                            " RETURNING event_id",
+                            sub.consumer,
+                            [received.envelope.id for _, received in batch],
+                        )
+                    }
+                    new: list[ReceivedEvent] = []
+                    for _, received in batch:
+                        # The same event stored twice in the stream arrives twice: once counts.
+                        if received.envelope.id in fresh:
+                            fresh.discard(received.envelope.id)
+                            new.append(received)
+                    if new:
+                        await sub.batch_handler(conn, new)
+            except Exception as exc:
+                span.record_exception(exc)
+                log.warning(
+                    "%s failed on a batch of %d events, handling them one by one: %s",
+                    sub.consumer,
+                    len(batch),
+                    exc,
+                )
+                for raw, received in batch:
+                    await self._process(raw, received, sub)
+                return
+        for raw, _ in batch:
+            await raw.ack()
+
+    async def _process(self, raw: Msg, received: ReceivedEvent, sub: _Subscription) -> None:
+        consumer, dlq, handler = sub.consumer, sub.dead_letter_subject, sub.handler
+        envelope, attempt = received.envelope, received.delivery_attempt
         parent = context_from_traceparent((raw.headers or {}).get("traceparent"))
         with tracer.start_as_current_span(
             f"consume {envelope.type}", context=parent, kind=trace.SpanKind.CONSUMER
@@ -259,3 +360,10 @@ class EventConsumers:
         await self._js.publish(dlq, raw.data, headers=headers)
         log.error("%s dead-lettered %s: %s", consumer, msg_id, reason)
         await raw.ack()
+
+
+def _span_context(raw: Msg) -> trace.SpanContext | None:
+    """The publisher's span a message continues (the relay puts it in the headers)."""
+    parent = context_from_traceparent((raw.headers or {}).get("traceparent"))
+    span_context = trace.get_current_span(parent).get_span_context()
+    return span_context if span_context.is_valid else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
@@ -138,3 +138,61 @@ async def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(
 
 async def _count(pool: asyncpg.Pool, sql: str) -> bool:
     return bool(await pool.fetchval(sql))
+
+
+async def record_all(conn: DbConnection, batch: Sequence[ReceivedEvent]) -> None:
+    for received in batch:
+        await record(conn, received)
+
+
+async def test_a_batch_subscription_counts_each_event_once_even_when_stored_twice(
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    sizes: list[int] = []
+
+    async def remember(conn: DbConnection, batch: Sequence[ReceivedEvent]) -> None:
+        sizes.append(len(batch))
+        await record_all(conn, batch)
+
+    first = envelope("cus-1", namespace)
+    await publish(js, first)
+    await publish(js, first, msg_id="a-second-copy")
+    for i in range(2, 31):
+        await publish(js, envelope(f"cus-{i}", namespace))
+    consumers.subscribe_batch("projection", source_service="customers", handler=remember)
+    await consumers.start()
+
+    await eventually(lambda: _count(pool, "SELECT count(*) = 30 FROM seen"))
+    assert await pool.fetchval("SELECT count(*) FROM seen WHERE customer_id = 'cus-1'") == 1
+    # Waiting messages arrive together: fewer handler calls than events.
+    assert len(sizes) < 30
+    assert sum(sizes) == 30
+
+    await publish(js, first, msg_id="a-third-copy")  # redelivered later, alone
+    await publish(js, envelope("cus-last", namespace))
+    await eventually(lambda: _count(pool, "SELECT count(*) = 31 FROM seen"))
+    assert await pool.fetchval("SELECT count(*) FROM seen WHERE customer_id = 'cus-1'") == 1
+
+
+async def test_a_failing_batch_is_split_so_only_the_poison_message_is_dead_lettered(
+    consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
+) -> None:
+    async def refuse_cus_bad(conn: DbConnection, batch: Sequence[ReceivedEvent]) -> None:
+        for received in batch:
+            if received.envelope.subject == "cus-bad":
+                raise ValueError("cannot project this customer")
+            await record(conn, received)
+
+    dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
+    for i in range(3):
+        await publish(js, envelope(f"cus-{i}", namespace))
+    await publish(js, envelope("cus-bad", namespace))
+    for i in range(3, 6):
+        await publish(js, envelope(f"cus-{i}", namespace))
+    consumers.subscribe_batch("projection", source_service="customers", handler=refuse_cus_bad)
+    await consumers.start()
+
+    letter = await dead.next_msg(timeout=15)
+    assert Envelope.model_validate_json(letter.data).subject == "cus-bad"
+    await eventually(lambda: _count(pool, "SELECT count(*) = 6 FROM seen"))
+    assert await pool.fetchval("SELECT count(DISTINCT customer_id) FROM seen") == 6
