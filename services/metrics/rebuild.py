@@ -1,0 +1,147 @@
+"""Rebuild every read model from the event history into fresh tables, then switch over.
+
+The service keeps answering from the live generation all along, and the live consumer
+keeps writing it. The rebuild:
+
+1. replays the inbox as one snapshot sees it, merging in memory (``FactBatch``), copies
+   the rows into a new generation's tables and builds their indexes;
+2. catches up, round after round, with the inbox rows that the previous round's
+   snapshot did not see (found by their transaction id, not by ``seq``: a transaction
+   that commits late can hold a lower ``seq`` than rows already read);
+3. once a round is small, takes the switch lock (waiting for the consumer batches in
+   flight and holding new ones back), applies the last rows and makes the new generation
+   live in the same transaction.
+
+Every event is applied exactly once: each inbox row is visible in exactly one of the
+snapshots' differences. The generation before the new one is kept for readers that were
+mid-query; older ones are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from salesops.db import DbConnection
+from services.metrics import fact_sql
+from services.metrics.fact_batch import FactBatch
+from services.metrics.facts import EventMeta
+from services.metrics.generations import ReadModel
+from services.metrics.inbox import stored_event
+from services.metrics.projection import project
+
+_ROWS = "SELECT event_id, subject, schema_version, occurred_at, data::text AS data FROM inbox"
+_UNSEEN = (
+    f"{_ROWS} WHERE txid >= pg_snapshot_xmin($1::pg_snapshot)"
+    " AND NOT pg_visible_in_snapshot(txid, $1::pg_snapshot) ORDER BY seq"
+)
+
+
+class RebuildAlreadyRunning(RuntimeError):
+    """Another rebuild of the same read model holds the rebuild lock."""
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    generation: int
+    events: int
+    rows: int
+    replay_seconds: float
+    total_seconds: float
+    catch_up_rounds: int
+    caught_up_events: int
+
+    @property
+    def events_per_second(self) -> float:
+        """Replay throughput: history events read, projected, merged and copied per second."""
+        return self.events / self.replay_seconds if self.replay_seconds else 0.0
+
+
+def _merge_rows(facts: FactBatch, rows: list[asyncpg.Record]) -> int:
+    for row in rows:
+        event = stored_event(row["subject"], row["schema_version"], row["data"])
+        if event is not None:
+            facts.add_all(project(event, EventMeta(row["event_id"], row["occurred_at"])))
+    return len(rows)
+
+
+async def _replay(conn: DbConnection, chunk: int) -> tuple[FactBatch, int, str]:
+    """The whole inbox as one snapshot sees it, merged; and that snapshot."""
+    facts = FactBatch()
+    events = 0
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        snapshot: str = await conn.fetchval("SELECT pg_current_snapshot()::text")
+        cursor = await conn.cursor(f"{_ROWS} ORDER BY seq")
+        while rows := await cursor.fetch(chunk):
+            events += _merge_rows(facts, rows)
+    return facts, events, snapshot
+
+
+async def _catch_up(conn: DbConnection, schema: str, seen: str) -> tuple[int, str]:
+    """Apply the rows ``seen`` missed, as a new snapshot sees them; returns it."""
+    async with conn.transaction(isolation="repeatable_read"):
+        snapshot: str = await conn.fetchval("SELECT pg_current_snapshot()::text")
+        applied = await _apply_unseen(conn, schema, seen)
+    return applied, snapshot
+
+
+async def _apply_unseen(conn: DbConnection, schema: str, seen: str) -> int:
+    facts = FactBatch()
+    applied = _merge_rows(facts, await conn.fetch(_UNSEEN, seen))
+    await fact_sql.upsert(conn, schema, facts)
+    return applied
+
+
+async def rebuild(
+    pool: asyncpg.Pool,
+    read_model: ReadModel,
+    *,
+    chunk: int = 20_000,
+    small_round: int = 2_000,
+    max_rounds: int = 10,
+    notify_channel: str | None = None,
+) -> RebuildReport:
+    """Rebuild into a new generation and make it live; see the module docstring."""
+    started = time.perf_counter()
+    lock = f"metrics-rebuild:{read_model.schema}"
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
+            raise RebuildAlreadyRunning(f"a rebuild of {read_model.schema!r} is running")
+        try:
+            generation = await read_model.active_generation(conn) + 1
+            facts, events, seen = await _replay(conn, chunk)
+            async with conn.transaction():
+                schema = await read_model.create_generation(conn, generation, indexes=False)
+                rows = await fact_sql.copy_in(conn, schema, facts)
+            replay_seconds = time.perf_counter() - started
+            del facts
+            await fact_sql.create_indexes(conn, schema)
+            await fact_sql.analyze(conn, schema)
+            rounds = caught_up = 0
+            while rounds < max_rounds:
+                applied, seen = await _catch_up(conn, schema, seen)
+                rounds += 1
+                caught_up += applied
+                if applied <= small_round:
+                    break
+            async with conn.transaction():
+                await read_model.hold_exclusive(conn)
+                caught_up += await _apply_unseen(conn, schema, seen)
+                await read_model.switch(conn, generation, events + caught_up)
+                if notify_channel:
+                    await conn.execute("SELECT pg_notify($1, $2)", notify_channel, schema)
+            async with conn.transaction():
+                await read_model.drop_older_than(conn, generation - 1)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", lock)
+    return RebuildReport(
+        generation=generation,
+        events=events,
+        rows=rows,
+        replay_seconds=replay_seconds,
+        total_seconds=time.perf_counter() - started,
+        catch_up_rounds=rounds,
+        caught_up_events=caught_up,
+    )
