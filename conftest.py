@@ -12,6 +12,7 @@ from salesops.runtime import ServiceDefinition
 from salesops.testing.apps import RunningService, running_service
 from services.collaboration.service import COLLABORATION
 from services.customers.service import CUSTOMERS
+from services.metrics.service import METRICS
 from services.tasks.service import TASKS
 
 pytest_plugins = ["salesops.testing.fixtures"]
@@ -40,3 +41,4 @@ def service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
 customers = service_fixture(CUSTOMERS)
 tasks = service_fixture(TASKS)
 collaboration = service_fixture(COLLABORATION)
+metrics = service_fixture(METRICS)

@@ -74,6 +74,13 @@ async def running_service(
         shutil.rmtree(settings.data_dir, ignore_errors=True)
         conn = await asyncpg.connect(database_url)
         try:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+            # The service's schema and any it made beside it (e.g. read-model generations).
+            beside = await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
+                schema,
+                f"{schema}_",
+            )
+            for row in beside:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
         finally:
             await conn.close()
