@@ -20,6 +20,7 @@ mid-query; older ones are dropped.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -34,8 +35,8 @@ from services.metrics.projection import project
 
 _ROWS = "SELECT event_id, subject, schema_version, occurred_at, data::text AS data FROM inbox"
 _UNSEEN = (
-    f"{_ROWS} WHERE txid >= pg_snapshot_xmin($1::pg_snapshot)"
-    " AND NOT pg_visible_in_snapshot(txid, $1::pg_snapshot) ORDER BY seq"
+    f"{_ROWS} WHERE txid >= pg_snapshot_xmin($1::text::pg_snapshot)"
+    " AND NOT pg_visible_in_snapshot(txid, $1::text::pg_snapshot) ORDER BY seq"
 )
 
 
@@ -102,8 +103,13 @@ async def rebuild(
     small_round: int = 2_000,
     max_rounds: int = 10,
     notify_channel: str | None = None,
+    after_replay: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
-    """Rebuild into a new generation and make it live; see the module docstring."""
+    """Rebuild into a new generation and make it live; see the module docstring.
+
+    ``after_replay`` runs once the history is copied in and before catching up (tests use
+    it to write while a rebuild is half done).
+    """
     started = time.perf_counter()
     lock = f"metrics-rebuild:{read_model.schema}"
     async with pool.acquire() as conn:
@@ -119,6 +125,8 @@ async def rebuild(
             del facts
             await fact_sql.create_indexes(conn, schema)
             await fact_sql.analyze(conn, schema)
+            if after_replay is not None:
+                await after_replay()
             rounds = caught_up = 0
             while rounds < max_rounds:
                 applied, seen = await _catch_up(conn, schema, seen)
