@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
@@ -17,7 +16,6 @@ from salesops.consumers import ReceivedEvent
 from salesops.db import quote_ident
 from salesops.testing.apps import RunningService
 from salesops.testing.waiting import eventually
-from services.metrics.facts import TABLES
 from services.metrics.rebuild import RebuildAlreadyRunning, rebuild
 from services.metrics.service import MetricsApp
 from services.metrics.tests.march_history import (
@@ -28,18 +26,9 @@ from services.metrics.tests.march_history import (
     march_history,
     publish_all,
 )
+from services.metrics.tests.test_fact_sql import table_rows
 
 pytestmark = pytest.mark.integration
-
-
-async def facts_of(pool: asyncpg.Pool, schema: str) -> dict[str, list[dict[str, Any]]]:
-    found = {}
-    for table in TABLES:
-        rows = await pool.fetch(
-            f"SELECT * FROM {quote_ident(schema)}.{table.name} ORDER BY {', '.join(table.key_names)}"
-        )
-        found[table.name] = [dict(row) for row in rows]
-    return found
 
 
 def app_of(metrics: RunningService) -> MetricsApp:
@@ -84,7 +73,7 @@ async def test_a_rebuild_gives_the_live_figures_and_the_live_rows(
     loaded: RunningService,
 ) -> None:
     app, pool = app_of(loaded), loaded.runtime.pool
-    live_facts = await facts_of(pool, await app.read_model.active_schema(pool))
+    live_facts = await table_rows(pool, await app.read_model.active_schema(pool))
     before = await indicators(loaded)
 
     report = await rebuild(pool, app.read_model)
@@ -92,7 +81,7 @@ async def test_a_rebuild_gives_the_live_figures_and_the_live_rows(
     assert report.generation == 2
     assert report.events == await inbox_count(loaded)
     assert await app.read_model.active_schema(pool) == app.read_model.generation_schema(2)
-    assert await facts_of(pool, app.read_model.generation_schema(2)) == live_facts
+    assert await table_rows(pool, app.read_model.generation_schema(2)) == live_facts
     assert await indicators(loaded) == before
 
 
@@ -116,7 +105,7 @@ async def test_events_consumed_while_the_rebuild_runs_count_once_in_the_new_tabl
     assert (trace["numerator"], trace["denominator"], trace["value"]) == ("43", "45", "95.56")
     during = {f["measure"]: f for f in answers_during_rebuild[0]["figures"]}["trace"]
     assert during["value"] == "95.56"  # the live generation had them too
-    assert await facts_of(pool, app.read_model.generation_schema(2)) == await facts_of(
+    assert await table_rows(pool, app.read_model.generation_schema(2)) == await table_rows(
         pool, app.read_model.generation_schema(1)
     )
 
