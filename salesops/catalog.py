@@ -13,6 +13,8 @@ class CatalogEntry:
     name: str
     definition_path: str  # "module:attribute", imported only when the service runs
     local_port: int
+    #: A page for people, besides the API docs (path on the service).
+    page: str | None = None
 
     def definition(self) -> ServiceDefinition:
         module_name, attribute = self.definition_path.split(":")
@@ -28,5 +30,6 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry("tasks", "services.tasks.service:TASKS", 8102),
         CatalogEntry("collaboration", "services.collaboration.service:COLLABORATION", 8103),
         CatalogEntry("notifier", "services.notifier.service:NOTIFIER", 8104),
+        CatalogEntry("metrics", "services.metrics.service:METRICS", 8105, page="/dashboard/"),
     )
 }

@@ -83,6 +83,42 @@ def _up(args: argparse.Namespace) -> int:
     )
 
 
+def _metrics_rebuild(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from salesops.db import create_pool
+    from salesops.settings import ConfigurationError, ServiceSettings, load_settings
+    from services.metrics.generations import ReadModel
+    from services.metrics.rebuild import RebuildAlreadyRunning, rebuild
+    from services.metrics.service import changes_channel
+
+    try:
+        settings = load_settings(ServiceSettings)
+    except ConfigurationError as exc:
+        print(f"salesops metrics rebuild: {exc}", file=sys.stderr)
+        return 2
+    schema = settings.schema_for("metrics")
+
+    async def run() -> int:
+        pool = await create_pool(settings.database_url, schema, min_size=1, max_size=2)
+        try:
+            report = await rebuild(pool, ReadModel(schema), notify_channel=changes_channel(schema))
+        except RebuildAlreadyRunning as exc:
+            print(f"salesops metrics rebuild: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await pool.close()
+        print(
+            f"generation {report.generation} is live: {report.events:,} events replayed in "
+            f"{report.replay_seconds:.2f} s ({report.events_per_second:,.0f} events/s), "
+            f"{report.rows:,} rows, {report.caught_up_events:,} caught up in "
+            f"{report.catch_up_rounds} round(s); {report.total_seconds:.2f} s in all"
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
 def _org_check(args: argparse.Namespace) -> int:
     from salesops.orgdir import OrgDirectoryError, load_org_directory
     from salesops.policy import PolicyError, load_policy
@@ -122,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port-base", type=int, default=None, help="first HTTP port (default 8101)")
     up.add_argument("services", nargs="*", help=f"default: all of {sorted(CATALOG)}")
     up.set_defaults(run=_up)
+
+    metrics = commands.add_parser("metrics", help="the metrics service's read models")
+    metrics_commands = metrics.add_subparsers(dest="metrics_command", required=True)
+    rebuild = metrics_commands.add_parser(
+        "rebuild",
+        help="rebuild every read model from the event history into fresh tables and switch "
+        "over when caught up, while the service keeps answering (settings from SALESOPS_*)",
+    )
+    rebuild.set_defaults(run=_metrics_rebuild)
 
     org = commands.add_parser("org", help="org directory and policy files")
     org_commands = org.add_subparsers(dest="org_command", required=True)

@@ -9,6 +9,7 @@ SIGTERM) stops the services gracefully, then the embedded servers.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -108,6 +109,7 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
         for offset, name in enumerate(services):
             port = port_base + offset if port_base else CATALOG[name].local_port
             urls[name] = f"http://127.0.0.1:{port}"
+        for name in services:
             # Each service keeps its own schema: one SALESOPS_DB_SCHEMA for all would mix
             # their event stores.
             inherited = {k: v for k, v in os.environ.items() if k != "SALESOPS_DB_SCHEMA"}
@@ -116,8 +118,10 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 "SALESOPS_DATABASE_URL": database_url,
                 "SALESOPS_NATS_URL": nats_url,
                 "SALESOPS_HTTP_HOST": "127.0.0.1",
-                "SALESOPS_HTTP_PORT": str(port),
+                "SALESOPS_HTTP_PORT": urls[name].rsplit(":", 1)[1],
                 "SALESOPS_PUBLIC_URL": urls[name],
+                # The metrics service links each figure's records to the service owning them.
+                "SALESOPS_METRICS_LINKS": json.dumps(urls),
             }
             # A session of its own: Ctrl-C reaches only this process, which stops the
             # services first and the servers they depend on after them.
@@ -133,7 +137,9 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                     print(f"salesops up: {name} did not become ready at {url}", file=sys.stderr)
                     return 1
             for name, url in urls.items():
-                print(f"{name:<20} {url}   (API docs {url}/docs)", flush=True)
+                page = CATALOG[name].page
+                extra = f", dashboard {url}{page}" if page else ""
+                print(f"{name:<20} {url}   (API docs {url}/docs{extra})", flush=True)
             print("ready — press Ctrl-C to stop", flush=True)
             while not stopping:
                 for name, process in processes.items():

@@ -26,7 +26,7 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 NATS_CONF = REPO_ROOT / "deploy" / "nats" / "nats-server.conf"
 
-APP_SERVICES = ("customers", "tasks", "collaboration", "notifier")  # grows with metrics
+APP_SERVICES = ("customers", "tasks", "collaboration", "notifier", "metrics")
 INFRA_SERVICES = ("nats", "postgres")
 
 # Variables of the host that would change what `config` prints: leave them out so
@@ -174,6 +174,13 @@ def test_app_service_environment(services: Json, name: str) -> None:
 def test_customers_port(services: Json) -> None:
     ports = services["customers"]["ports"]
     assert {"target": 8080, "published": "8101"}.items() <= ports[0].items()
+
+
+def test_metrics_links_records_to_the_services_host_ports(services: Json) -> None:
+    links = json.loads(services["metrics"]["environment"]["SALESOPS_METRICS_LINKS"])
+    for name, url in links.items():
+        published = services[name]["ports"][0]["published"]
+        assert url == f"http://localhost:{published}"
 
 
 def test_app_host_ports_do_not_clash(services: Json) -> None:

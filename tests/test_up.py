@@ -106,6 +106,10 @@ def test_up_uses_the_configured_servers_and_stops_on_ctrl_c(
         )
         assert not any("embedded" in line for line in stack.lines)
         assert register_a_customer(f"http://127.0.0.1:{port}") == 201
+        dashboard = next(line for line in stack.lines if line.startswith("metrics "))
+        page = re.search(r"dashboard (http://\S+)\)", dashboard)
+        assert page is not None, dashboard
+        assert httpx.get(page.group(1), timeout=10).status_code == 200
     finally:
         code = stack.interrupt()
     assert code == 0

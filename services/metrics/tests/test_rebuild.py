@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 from typing import Any
 
@@ -172,3 +174,30 @@ async def test_only_one_rebuild_runs_at_a_time_and_old_generations_are_dropped(
         )
     }
     assert schemas == {app.read_model.generation_schema(2), app.read_model.generation_schema(3)}
+
+
+async def test_the_rebuild_command_switches_the_running_service_to_fresh_tables(
+    loaded: RunningService, database_url: str, schema: str
+) -> None:
+    before = await indicators(loaded)
+    env = {
+        **os.environ,
+        "SALESOPS_DATABASE_URL": database_url,
+        "SALESOPS_DB_SCHEMA": schema,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "salesops.cli",
+        "metrics",
+        "rebuild",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().startswith("generation 2 is live:")
+    app = app_of(loaded)
+    assert await app.read_model.active_generation(loaded.runtime.pool) == 2
+    assert await indicators(loaded) == before
