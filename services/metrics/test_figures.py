@@ -27,6 +27,7 @@ from services.metrics.nodes import (
 )
 from services.metrics.penetration import penetration_of, target_in_force, target_period_labels
 from services.metrics.periods import Period
+from services.metrics.sums import RepSums
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "org.yaml"
 
@@ -108,14 +109,18 @@ def test_penetration_divides_the_people_s_coverage_by_the_node_s_own_target(
 def test_a_unit_is_the_ratio_of_its_people_s_sums_not_the_mean_of_their_rates(
     directory: OrgDirectory,
 ) -> None:
-    sums = {
+    sums: RepSums = {
         ("rep-zhang-wei", None): (Decimal(1), Decimal(1)),  # 100%
         ("rep-wang-fang", None): (Decimal(1), Decimal(9)),  # 11%
         ("rep-chen-jing", "ignored segment"): (Decimal(5), Decimal(5)),
     }
     per_person = by_person(sums)
     group = ratio_of(directory, node(directory, "group-east-1"), per_person)
-    assert (group.numerator, group.denominator, group.pct) == (2, 10, Decimal("20.00"))
+    assert (group.numerator, group.denominator, group.pct) == (
+        Decimal(2),
+        Decimal(10),
+        Decimal("20.00"),
+    )
     region = ratio_of(directory, node(directory, "region-east"), per_person)
     assert region.pct == Decimal("46.67")  # 7 / 15
     nobody = ratio_of(directory, node(directory, "rep-liu-yang"), per_person)
