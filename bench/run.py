@@ -19,10 +19,11 @@ from typing import Any
 
 from bench.append import run_append
 from bench.http import run_http
+from bench.rebuild import run_rebuild
 from bench.relay import run_relay
 from bench.servers import Servers, bench_servers, server_versions
 
-SECTIONS = ("append", "http", "relay")
+SECTIONS = ("append", "http", "relay", "rebuild")
 RESULTS = Path(__file__).resolve().parent.parent / "bench-results" / "latest.json"
 
 
@@ -35,10 +36,11 @@ class Sizes:
     http_commands: int
     http_warmup: int
     relay_events: int
+    rebuild_events: int
 
 
-FULL = Sizes(20_000, 2_000, 10_000, 1_000, 50_000)
-QUICK = Sizes(1_000, 100, 500, 100, 2_000)
+FULL = Sizes(20_000, 2_000, 10_000, 1_000, 50_000, 1_000_000)
+QUICK = Sizes(1_000, 100, 500, 100, 2_000, 20_000)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,6 +100,8 @@ async def run(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
             )
     if "relay" in sections:
         report["relay"] = await run_relay(servers, events=sizes.relay_events, batch_size=1000)
+    if "rebuild" in sections:
+        report["rebuild"] = await run_rebuild(servers, events=sizes.rebuild_events)
     return report
 
 

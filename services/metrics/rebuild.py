@@ -19,6 +19,7 @@ mid-query; older ones are dropped.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,18 +27,16 @@ from dataclasses import dataclass
 import asyncpg
 
 from salesops.db import DbConnection
-from services.metrics import fact_sql
+from services.metrics import fact_sql, replay
 from services.metrics.fact_batch import FactBatch
-from services.metrics.facts import EventMeta
 from services.metrics.generations import ReadModel
-from services.metrics.inbox import stored_event
-from services.metrics.projection import project
 
-_ROWS = "SELECT event_id, subject, schema_version, occurred_at, data::text AS data FROM inbox"
 _UNSEEN = (
-    f"{_ROWS} WHERE txid >= pg_snapshot_xmin($1::text::pg_snapshot)"
+    f"{replay.ROWS} WHERE txid >= pg_snapshot_xmin($1::text::pg_snapshot)"
     " AND NOT pg_visible_in_snapshot(txid, $1::text::pg_snapshot) ORDER BY seq"
 )
+#: Below this many inbox rows a replay runs in this process (workers cost a second to start).
+PARALLEL_FROM = 100_000
 
 
 class RebuildAlreadyRunning(RuntimeError):
@@ -53,6 +52,8 @@ class RebuildReport:
     total_seconds: float
     catch_up_rounds: int
     caught_up_events: int
+    #: Peak memory of the process(es) that merged the history, in MiB.
+    peak_rss_mb: float
 
     @property
     def events_per_second(self) -> float:
@@ -60,24 +61,30 @@ class RebuildReport:
         return self.events / self.replay_seconds if self.replay_seconds else 0.0
 
 
-def _merge_rows(facts: FactBatch, rows: list[asyncpg.Record]) -> int:
-    for row in rows:
-        event = stored_event(row["subject"], row["schema_version"], row["data"])
-        if event is not None:
-            facts.add_all(project(event, EventMeta(row["event_id"], row["occurred_at"])))
-    return len(rows)
+async def _replay(
+    conn: DbConnection,
+    read_model: ReadModel,
+    generation: int,
+    dsn: str | None,
+    chunk: int,
+    parallel_from: int,
+) -> tuple[int, int, str, float]:
+    """Fill the new generation from the whole inbox as one snapshot sees it.
 
-
-async def _replay(conn: DbConnection, chunk: int) -> tuple[FactBatch, int, str]:
-    """The whole inbox as one snapshot sees it, merged; and that snapshot."""
-    facts = FactBatch()
-    events = 0
+    Returns (events, rows, that snapshot, the peak RSS in MiB of whoever merged them).
+    """
+    schema = await read_model.create_generation(conn, generation, indexes=False)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot: str = await conn.fetchval("SELECT pg_current_snapshot()::text")
-        cursor = await conn.cursor(f"{_ROWS} ORDER BY seq")
-        while rows := await cursor.fetch(chunk):
-            events += _merge_rows(facts, rows)
-    return facts, events, snapshot
+        size = await conn.fetchval("SELECT count(*) FROM inbox")
+        if dsn is not None and size >= parallel_from:
+            events, rows, rss = await replay.replay_in_parts(
+                conn, dsn, read_model.schema, schema, chunk
+            )
+            return events, rows, snapshot, rss / 1024
+        facts, events = await replay.replay_here(conn, chunk)
+    rows = await fact_sql.copy_in(conn, schema, facts)
+    return events, rows, snapshot, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def _catch_up(conn: DbConnection, schema: str, seen: str) -> tuple[int, str]:
@@ -90,7 +97,7 @@ async def _catch_up(conn: DbConnection, schema: str, seen: str) -> tuple[int, st
 
 async def _apply_unseen(conn: DbConnection, schema: str, seen: str) -> int:
     facts = FactBatch()
-    applied = _merge_rows(facts, await conn.fetch(_UNSEEN, seen))
+    applied = replay.merge_rows(facts, await conn.fetch(_UNSEEN, seen))
     await fact_sql.upsert(conn, schema, facts)
     return applied
 
@@ -103,12 +110,15 @@ async def rebuild(
     small_round: int = 2_000,
     max_rounds: int = 10,
     notify_channel: str | None = None,
+    dsn: str | None = None,
+    parallel_from: int = PARALLEL_FROM,
     after_replay: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
     """Rebuild into a new generation and make it live; see the module docstring.
 
-    ``after_replay`` runs once the history is copied in and before catching up (tests use
-    it to write while a rebuild is half done).
+    With the database's ``dsn``, a large history is replayed by worker processes, one per
+    part (see ``replay``). ``after_replay`` runs once the history is copied in and before
+    catching up (tests use it to write while a rebuild is half done).
     """
     started = time.perf_counter()
     lock = f"metrics-rebuild:{read_model.schema}"
@@ -117,12 +127,11 @@ async def rebuild(
             raise RebuildAlreadyRunning(f"a rebuild of {read_model.schema!r} is running")
         try:
             generation = await read_model.active_generation(conn) + 1
-            facts, events, seen = await _replay(conn, chunk)
-            async with conn.transaction():
-                schema = await read_model.create_generation(conn, generation, indexes=False)
-                rows = await fact_sql.copy_in(conn, schema, facts)
+            schema = read_model.generation_schema(generation)
+            events, rows, seen, rss_mb = await _replay(
+                conn, read_model, generation, dsn, chunk, parallel_from
+            )
             replay_seconds = time.perf_counter() - started
-            del facts
             await fact_sql.create_indexes(conn, schema)
             await fact_sql.analyze(conn, schema)
             if after_replay is not None:
@@ -152,4 +161,5 @@ async def rebuild(
         total_seconds=time.perf_counter() - started,
         catch_up_rounds=rounds,
         caught_up_events=caught_up,
+        peak_rss_mb=round(rss_mb, 1),
     )

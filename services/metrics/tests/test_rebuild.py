@@ -71,14 +71,18 @@ async def loaded(
     return metrics
 
 
+@pytest.mark.parametrize("processes", ["here", "in worker processes"])
 async def test_a_rebuild_gives_the_live_figures_and_the_live_rows(
-    loaded: RunningService,
+    loaded: RunningService, database_url: str, processes: str
 ) -> None:
     app, pool = app_of(loaded), loaded.runtime.pool
     live_facts = await table_rows(pool, await app.read_model.active_schema(pool))
     before = await indicators(loaded)
 
-    report = await rebuild(pool, app.read_model)
+    if processes == "here":
+        report = await rebuild(pool, app.read_model)
+    else:
+        report = await rebuild(pool, app.read_model, dsn=database_url, parallel_from=0)
 
     assert report.generation == 2
     assert report.events == await inbox_count(loaded)
