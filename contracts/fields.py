@@ -55,6 +55,13 @@ Money = Annotated[
 ]
 """An amount of money (the organisation's currency) as an exact decimal."""
 
+DecimalString = Annotated[
+    Decimal,
+    _AS_PLAIN_STRING,
+    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN}),
+]
+"""Any exact decimal, in plain notation on the wire (``"1200000"``, never ``"1.2E+6"``)."""
+
 SignedMoney = Annotated[
     Decimal,
     _decimal_string_guard(PERCENT_PATTERN),

@@ -60,15 +60,19 @@ async def publish_event(
     subject_id: str,
     actor: str = "system",
     msg_id: str | None = None,
+    time: datetime | None = None,
 ) -> Envelope:
-    """Publish an event the way its owning service's relay would (for tests of consumers)."""
+    """Publish an event the way its owning service's relay would (for tests of consumers).
+
+    ``time`` is when the event was recorded (the envelope's ``time``); default now.
+    """
     from uuid import uuid4
 
     envelope = Envelope.for_event(
         event,
         event_id=uuid4(),
         subject_id=subject_id,
-        time=datetime.now(UTC),
+        time=time or datetime.now(UTC),
         actor=actor,
         stream_version=1,
         correlation_id="test",

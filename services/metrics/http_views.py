@@ -7,11 +7,11 @@ Money and ratios are decimal strings (never floats); a figure without data has
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.fields import DecimalString
 from services.metrics.activity import DepartmentRating, DurationStats
 from services.metrics.breakdown import Part
 from services.metrics.figures import Figure
@@ -35,19 +35,19 @@ class FigureView(BaseModel):
     title_zh: str = Field(examples=["过程留痕率"])
     node_id: str = Field(examples=["hq"])
     period: str = Field(examples=["2026-03"])
-    numerator: Decimal = Field(description="Exact sum above the line.", examples=["45"])
-    denominator: Decimal = Field(description="Exact sum below the line.", examples=["50"])
+    numerator: DecimalString = Field(description="Exact sum above the line.", examples=["45"])
+    denominator: DecimalString = Field(description="Exact sum below the line.", examples=["50"])
     shape: Literal["percent", "per_record"] = Field(
         description="percent: value is a percentage; per_record: value is a plain ratio."
     )
-    value: Decimal | None = Field(
+    value: DecimalString | None = Field(
         description="The figure shown, 2 places, half up; null when there is no data.",
         examples=["90.00"],
     )
     health: Literal["healthy", "unhealthy", "no_data"] | None = Field(
         description="Against the policy's threshold; null for measures without one."
     )
-    threshold_pct: Decimal | None = Field(examples=["90"])
+    threshold_pct: DecimalString | None = Field(examples=["90"])
 
     @classmethod
     def of(cls, figure: Figure) -> FigureView:
@@ -93,7 +93,7 @@ class DurationView(BaseModel):
 class RatingView(BaseModel):
     team_id: str
     ratings: int
-    mean_stars: Decimal
+    mean_stars: DecimalString
     below_bar: int = Field(description="Ratings below the quality-alert bar.")
 
     @classmethod
@@ -127,7 +127,7 @@ class HealthDashboardView(BaseModel):
     period: str
     collection_rate: FigureView
     natural_collection_share: FigureView
-    payments_by_kind: dict[str, Decimal]
+    payments_by_kind: dict[str, DecimalString]
     repurchase_cycle: DurationView
     industry_repurchase_cycle_seconds: int
     first_order_margin: FigureView
@@ -136,10 +136,12 @@ class HealthDashboardView(BaseModel):
 class CausePartView(BaseModel):
     segment: str
     label: str
-    change_pct: Decimal | None = Field(description="Points of the whole change due to it.")
-    share_of_change_pct: Decimal | None = Field(description="Its share of the change (sum 100).")
-    before: tuple[Decimal, Decimal]
-    after: tuple[Decimal, Decimal]
+    change_pct: DecimalString | None = Field(description="Points of the whole change due to it.")
+    share_of_change_pct: DecimalString | None = Field(
+        description="Its share of the change (sum 100)."
+    )
+    before: tuple[DecimalString, DecimalString]
+    after: tuple[DecimalString, DecimalString]
     records_before: str | None = Field(description="The records behind it, before.")
     records_after: str | None = Field(description="The records behind it, after.")
 
@@ -159,9 +161,9 @@ class CausesView(BaseModel):
     dimension: str
     before: str
     after: str
-    before_value: Decimal | None
-    after_value: Decimal | None
-    total_change_pct: Decimal | None
+    before_value: DecimalString | None
+    after_value: DecimalString | None
+    total_change_pct: DecimalString | None
     parts: list[CausePartView]
 
 
@@ -171,8 +173,8 @@ class RecordView(BaseModel):
     customer_id: str | None
     rep_id: str | None
     at: datetime | None
-    numerator: Decimal
-    denominator: Decimal
+    numerator: DecimalString
+    denominator: DecimalString
     segment: str | None
     detail: dict[str, str | None] = Field(default_factory=dict)
     service: str | None = Field(description="The service that owns the record.")

@@ -10,6 +10,14 @@ Hand-computed figures (see the tests that load it):
 - on-time: ticket k1's tech answer and stocking on time, its receipt late; k2's tech
   answer timed out and still open -> 2 / 4 = 50.00%; 张伟 2 / 3 = 66.67%.
 - attention: c2 went stale, c3 was flagged red at the morning meeting.
+- activity: A-tier follow-ups fu-1, fu-2 over the A customers c1, c3 = 1.00 per customer;
+  next actions 1 of 2 on time = 50.00%; daily-report validity t1 of t1, t2 = 50.00%;
+  progress reports 1 of 2 answered in time = 50.00%; concessions over the threshold 3
+  (1 approved, 1 rejected, 1 pending); sample delivery k1 1.5 days; tech answer k1 72
+  minutes; k1 rated 2 stars for tech-electrical and logistics.
+- health: invoices due 400k + 100k, payments 300k natural + 100k rebate + 50k stock push
+  -> collection 90.00%, natural share 66.67%; c1 ordered again 45 days after its first
+  order (January); March's first orders: c2 30k margin on 100k, c3 -5k on 50k -> 16.67%.
 """
 
 from __future__ import annotations
@@ -28,15 +36,36 @@ from contracts.collaboration import (
     StockingStarted,
     TicketAnswered,
     TicketDispatched,
+    TicketRated,
     TicketShipped,
     TicketSubmitted,
     TicketTimedOut,
 )
-from contracts.customer_actions import CustomerWentStale, NextActionsNotUpdated
-from contracts.customer_reports import TargetAllocated, TargetShare
+from contracts.customer_actions import (
+    CustomerWentStale,
+    NextActionCompleted,
+    NextActionOverdue,
+    NextActionsNotUpdated,
+)
+from contracts.customer_reports import (
+    ProgressReported,
+    SupportAnswered,
+    SupportAnswerOverdue,
+    TargetAllocated,
+    TargetShare,
+)
 from contracts.customers import CustomerRegistered, FollowUpLogged
 from contracts.envelope import Envelope
-from contracts.tasks import OpenTask, TaskPlanned, TasksOverdue, TaskSubmitted
+from contracts.finance import InvoiceIssued, OrderPlaced, PaymentReceived
+from contracts.tasks import (
+    ConcessionApproved,
+    ConcessionExceeded,
+    ConcessionRejected,
+    OpenTask,
+    TaskPlanned,
+    TasksOverdue,
+    TaskSubmitted,
+)
 from salesops.testing.events import publish_event
 
 MARCH = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -197,14 +226,118 @@ def tickets_history() -> list[IntegrationEvent]:
     ]
 
 
+def activity_history() -> list[IntegrationEvent]:
+    """Records beside the three indicators: none of them moves those."""
+    concessions: list[IntegrationEvent] = []
+    for task_id, rep, pct, decision in (
+        ("q1", ZHANG, "14.00", ConcessionApproved),
+        ("q2", WANG, "13.00", ConcessionRejected),
+        ("q3", ZHANG, "15.00", None),
+    ):
+        values = {"task_id": task_id, "rep_id": rep, "concession_pct": Decimal(pct)}
+        concessions.append(ev(ConcessionExceeded, **values))
+        if decision is not None:
+            concessions.append(ev(decision, decided_by=DIRECTOR, decided_at=at(9), **values))
+
+    def report(report_id: str, customer_id: str, rep: str, obstacle: str, days: float) -> Any:
+        return ev(
+            ProgressReported,
+            report_id=report_id,
+            customer_id=customer_id,
+            rep_id=rep,
+            supervisor_id=LEAD,
+            obstacle=obstacle,
+            reported_at=at(days),
+            answer_due_at=at(days + 0.2),
+        )
+
+    return [
+        ev(
+            NextActionCompleted,
+            customer_id="c1",
+            owner_id=ZHANG,
+            due_at=at(3),
+            completed_at=at(2.5),
+            on_time=True,
+        ),
+        ev(NextActionOverdue, customer_id="c2", owner_id=WANG, due_at=at(4), detected_at=at(4)),
+        report("pr-1", "c1", ZHANG, "competitor_price_pressure", 2),
+        ev(SupportAnswered, report_id="pr-1", customer_id="c1", answered_at=at(2.1), on_time=True),
+        report("pr-2", "c2", WANG, "budget_frozen", 3),
+        ev(SupportAnswerOverdue, report_id="pr-2", customer_id="c2", due_at=at(3.2)),
+        *concessions,
+        ev(
+            TicketRated,
+            ticket_id="k1",
+            rated_by=ZHANG,
+            stars=2,
+            team_ids=["tech-electrical", "logistics"],
+            rated_at=at(7),
+        ),
+    ]
+
+
+def finance_history() -> list[IntegrationEvent]:
+    def invoice(invoice_id: str, customer_id: str, amount: int, due: float) -> Any:
+        return ev(
+            InvoiceIssued,
+            invoice_id=invoice_id,
+            customer_id=customer_id,
+            amount=Decimal(amount),
+            due_at=at(due),
+        )
+
+    def payment(payment_id: str, customer_id: str, amount: int, kind: str, days: float) -> Any:
+        return ev(
+            PaymentReceived,
+            payment_id=payment_id,
+            customer_id=customer_id,
+            amount=Decimal(amount),
+            kind=kind,
+            received_at=at(days),
+        )
+
+    def order(order_id: str, customer_id: str, days: float, amount: int, margin: int) -> Any:
+        return ev(
+            OrderPlaced,
+            order_id=order_id,
+            customer_id=customer_id,
+            amount=Decimal(amount),
+            gross_margin=Decimal(margin),
+            placed_at=at(days),
+        )
+
+    return [
+        invoice("inv-1", "c1", 400_000, 10),
+        invoice("inv-2", "c2", 100_000, 20),
+        payment("pay-1", "c1", 300_000, "natural", 12),
+        payment("pay-2", "c2", 100_000, "rebate", 15),
+        payment("pay-3", "c3", 50_000, "stock_push", 16),
+        order("so-1", "c1", -30, 200_000, 40_000),
+        order("so-2", "c1", 15, 300_000, 45_000),
+        order("so-3", "c2", 3, 100_000, 30_000),
+        order("so-4", "c3", 8, 50_000, -5_000),
+    ]
+
+
+#: When the events were recorded (the envelopes' time): the clock's "now" of the tests.
+RECORDED_AT = at(18)
+
+
 async def publish_all(
     js: JetStreamContext, namespace: str, events: Iterable[IntegrationEvent]
 ) -> list[Envelope]:
     return [
-        await publish_event(js, namespace, event, subject_id=f"s-{i}")
+        await publish_event(js, namespace, event, subject_id=f"s-{i}", time=RECORDED_AT)
         for i, event in enumerate(events)
     ]
 
 
 def march_history() -> list[IntegrationEvent]:
-    return [*customers_history(), *tasks_history(), *tickets_history()]
+    return [
+        *customers_history(),
+        *tasks_history(),
+        *tickets_history(),
+        *activity_history(),
+        *finance_history(),
+    ]

@@ -155,3 +155,101 @@ async def test_a_rep_sees_only_their_own_figures(
     bad = await metrics.client.get("/indicators?period=2026-13", headers=rep)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "period"
+
+
+async def test_activity_counts_follow_ups_concessions_speed_and_ratings(
+    metrics: RunningService, loaded: list[Envelope]
+) -> None:
+    response = await metrics.client.get(
+        "/activity?unit=hq&period=2026-03", headers=metrics.auth(DIRECTOR)
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["a_tier_follow_ups_per_customer"]["value"] == "1.00"
+    assert body["a_tier_follow_ups_per_customer"]["shape"] == "per_record"
+    assert body["next_actions_on_time"]["value"] == "50.00"
+    assert body["daily_report_validity"]["value"] == "50.00"
+    assert body["support_answered_on_time"]["value"] == "50.00"
+    assert body["concessions"] == {"exceeded": 3, "approved": 1, "rejected": 1, "pending": 1}
+    assert body["sample_delivery"]["median_seconds"] == 36 * 3600  # 1.5 days
+    assert body["tech_answer"] == {
+        "count": 1,
+        "mean_seconds": 72 * 60,
+        "median_seconds": 72 * 60,
+        "p90_seconds": 72 * 60,
+    }
+    assert {
+        r["team_id"]: (r["mean_stars"], r["below_bar"]) for r in body["department_ratings"]
+    } == {
+        "logistics": ("2.00", 1),
+        "tech-electrical": ("2.00", 1),
+    }
+
+
+async def test_the_health_dashboard_sets_collection_beside_its_natural_share(
+    metrics: RunningService, loaded: list[Envelope]
+) -> None:
+    response = await metrics.client.get(
+        "/health-dashboard?unit=hq&period=2026-03", headers=metrics.auth(DIRECTOR)
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["collection_rate"]["value"] == "90.00"
+    assert body["natural_collection_share"]["value"] == "66.67"
+    assert body["payments_by_kind"] == {
+        "natural": "300000",
+        "rebate": "100000",
+        "stock_push": "50000",
+    }
+    assert body["repurchase_cycle"]["mean_seconds"] == 45 * 86400
+    assert body["industry_repurchase_cycle_seconds"] == 45 * 86400
+    assert body["first_order_margin"]["value"] == "16.67"
+    # Only 王芳's customer paid by rebate: her natural share is 0%, not "no data".
+    wang = await metrics.client.get(
+        f"/health-dashboard?unit={WANG}&period=2026-03", headers=metrics.auth(DIRECTOR)
+    )
+    assert wang.json()["natural_collection_share"]["value"] == "0.00"
+
+
+async def test_drill_down_and_trend_give_each_child_and_each_period(
+    metrics: RunningService, loaded: list[Envelope]
+) -> None:
+    director = metrics.auth(DIRECTOR)
+    drill = await metrics.client.get(
+        "/figures/penetration/drill-down?unit=group-east-1&period=2026-03", headers=director
+    )
+    assert drill.status_code == 200, drill.text
+    lines = {line["node"]["id"]: line["figure"]["value"] for line in drill.json()["lines"]}
+    assert lines == {
+        "group-east-1": "75.00",
+        ZHANG: "85.71",
+        WANG: "60.00",  # 300k of 500k
+        "rep-liu-yang": None,  # a target of 0: no data, not a division by zero
+    }
+    trend = await metrics.client.get(
+        "/figures/trace/trend?unit=hq&kind=month&count=3", headers=director
+    )
+    assert trend.status_code == 200, trend.text
+    points = [(p["period"], p["value"]) for p in trend.json()["points"]]
+    assert points == [("2026-01", None), ("2026-02", "100.00"), ("2026-03", "60.00")]
+
+
+async def test_the_penetration_change_splits_into_tiers_and_the_target(
+    metrics: RunningService, loaded: list[Envelope]
+) -> None:
+    response = await metrics.client.get(
+        "/causes?measure=penetration&dimension=tier&unit=hq&before=2026-02&after=2026-03",
+        headers=metrics.auth(DIRECTOR),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # February had no target: nothing to compare with.
+    assert body["before_value"] is None
+    assert body["total_change_pct"] is None
+    assert {p["segment"] for p in body["parts"]} == {"A", "B", "target"}
+
+
+async def test_the_api_is_described_for_bi_tools(metrics: RunningService) -> None:
+    schema = (await metrics.client.get("/openapi.json")).json()
+    for path in ("/indicators", "/figures/{measure}", "/causes", "/records", "/health-dashboard"):
+        assert path in schema["paths"], path
