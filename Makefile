@@ -20,8 +20,22 @@ run: $(STAMP)
 	$(BIN)/salesops up
 
 ## test: every test against real PostgreSQL and NATS JetStream (SALESOPS_TEST_*_URL, else Docker, else embedded)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The dashboard's browser test drives Debian's Chromium; installed here only when missing.
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+	    || echo "make: could not install chromium; the dashboard's browser test will fail" >&2; \
+	  else \
+	    echo "make: /usr/bin/chromium is missing and cannot be installed here (not root or no apt-get);" \
+	      "the dashboard's browser test will fail: run 'sudo apt-get install chromium'" >&2; \
+	  fi; \
+	fi
 
 ## lint: ruff and mypy --strict
 lint: $(STAMP)
