@@ -13,19 +13,14 @@ from services.metrics import activity, board, health_board, nodes
 from services.metrics.causes import cause_tree
 from services.metrics.http_views import (
     ActivityView,
-    AttentionView,
     CausePartView,
     CausesView,
-    ConcessionsView,
     DrillDownLine,
     DrillDownView,
-    DurationView,
     FigureView,
     HealthDashboardView,
     IndicatorsView,
     NodeView,
-    OpenStageView,
-    RatingView,
     RecordsView,
     TrendView,
     UnitTreeView,
@@ -167,13 +162,11 @@ async def activity_figures(
         period=chosen.label,
         a_tier_follow_ups_per_customer=FigureView.of(a_tier),
         **{name: FigureView.of(f) for name, f in ratios.items()},
-        concessions=ConcessionsView.model_validate(concessions, from_attributes=True),
-        sample_delivery=DurationView.of(
-            await activity.sample_delivery(q.pool, rm, scope.window, people)
-        ),
-        tech_answer=DurationView.of(tech.pop(None)),
-        tech_answer_by_team={str(team): DurationView.of(stats) for team, stats in tech.items()},
-        department_ratings=[RatingView.of(r) for r in ratings],
+        concessions=concessions,
+        sample_delivery=await activity.sample_delivery(q.pool, rm, scope.window, people),
+        tech_answer=tech.pop(None),
+        tech_answer_by_team={str(team): stats for team, stats in tech.items()},
+        department_ratings=ratings,
     )
 
 
@@ -194,9 +187,7 @@ async def health_dashboard(
         node=NodeView.of(target),
         period=chosen.label,
         payments_by_kind=await health_board.payments_by_kind(q.pool, rm, scope.window, people),
-        repurchase_cycle=DurationView.of(
-            await health_board.repurchase_cycle(q.pool, rm, scope.window, people)
-        ),
+        repurchase_cycle=await health_board.repurchase_cycle(q.pool, rm, scope.window, people),
         industry_repurchase_cycle_seconds=int(industry.total_seconds()),
         **found,
     )
@@ -300,26 +291,34 @@ async def records(
     )
 
 
-@router.get("/sla-board", response_model=list[OpenStageView], summary="Open stages, overdue first")
-async def sla_board(actor: ActorDep, q: QueriesDep, unit: UnitQuery = None) -> list[OpenStageView]:
+@router.get(
+    "/sla-board", response_model=list[board.OpenStage], summary="Open stages, overdue first"
+)
+async def sla_board(
+    actor: ActorDep, q: QueriesDep, unit: UnitQuery = None
+) -> list[board.OpenStage]:
     # Like the collaboration service's board, open to everyone; ``unit`` narrows it to the
     # tickets of that node's people.
     requesters = None
     if unit is not None:
         requesters = nodes.people_of(q.directory, nodes.visible_node(q.directory, actor, unit))
     stages = await board.open_stages(q.pool, await q.live_schema(), q.clock.now(), requesters)
-    return [OpenStageView.model_validate(s, from_attributes=True) for s in stages]
+    return stages
 
 
 @router.get(
-    "/attention", response_model=list[AttentionView], summary="Stale and red-flagged customers"
+    "/attention",
+    response_model=list[board.AttentionCustomer],
+    summary="Stale and red-flagged customers",
 )
-async def attention(actor: ActorDep, q: QueriesDep, unit: UnitQuery = None) -> list[AttentionView]:
+async def attention(
+    actor: ActorDep, q: QueriesDep, unit: UnitQuery = None
+) -> list[board.AttentionCustomer]:
     target = nodes.visible_node(q.directory, actor, unit)
     found = await board.attention(
         q.pool, await q.live_schema(), nodes.people_of(q.directory, target)
     )
-    return [AttentionView.model_validate(c, from_attributes=True) for c in found]
+    return found
 
 
 @router.get("/units", response_model=UnitTreeView, summary="The org units and reps you may see")

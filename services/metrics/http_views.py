@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from contracts.fields import DecimalString
-from services.metrics.activity import DepartmentRating, DurationStats
+from services.metrics.activity import Concessions, DepartmentRating, DurationStats
 from services.metrics.breakdown import Part
 from services.metrics.figures import Figure
 from services.metrics.nodes import Node
@@ -79,35 +79,6 @@ class TrendView(BaseModel):
     points: list[FigureView]
 
 
-class DurationView(BaseModel):
-    count: int
-    mean_seconds: int | None
-    median_seconds: int | None
-    p90_seconds: int | None
-
-    @classmethod
-    def of(cls, stats: DurationStats) -> DurationView:
-        return cls.model_validate(stats, from_attributes=True)
-
-
-class RatingView(BaseModel):
-    team_id: str
-    ratings: int
-    mean_stars: DecimalString
-    below_bar: int = Field(description="Ratings below the quality-alert bar.")
-
-    @classmethod
-    def of(cls, rating: DepartmentRating) -> RatingView:
-        return cls.model_validate(rating, from_attributes=True)
-
-
-class ConcessionsView(BaseModel):
-    exceeded: int = Field(description="Quotes over the concession threshold in the period.")
-    approved: int
-    rejected: int
-    pending: int
-
-
 class ActivityView(BaseModel):
     node: NodeView
     period: str
@@ -115,11 +86,11 @@ class ActivityView(BaseModel):
     next_actions_on_time: FigureView
     daily_report_validity: FigureView
     support_answered_on_time: FigureView
-    concessions: ConcessionsView
-    sample_delivery: DurationView
-    tech_answer: DurationView
-    tech_answer_by_team: dict[str, DurationView]
-    department_ratings: list[RatingView]
+    concessions: Concessions
+    sample_delivery: DurationStats
+    tech_answer: DurationStats
+    tech_answer_by_team: dict[str, DurationStats]
+    department_ratings: list[DepartmentRating]
 
 
 class HealthDashboardView(BaseModel):
@@ -128,7 +99,7 @@ class HealthDashboardView(BaseModel):
     collection_rate: FigureView
     natural_collection_share: FigureView
     payments_by_kind: dict[str, DecimalString]
-    repurchase_cycle: DurationView
+    repurchase_cycle: DurationStats
     industry_repurchase_cycle_seconds: int
     first_order_margin: FigureView
 
@@ -187,31 +158,6 @@ class RecordsView(BaseModel):
     node: NodeView
     period: str
     records: list[RecordView]
-
-
-class OpenStageView(BaseModel):
-    ticket_id: str
-    stage: str
-    team_id: str | None
-    owner_id: str | None
-    requester_id: str | None
-    customer_id: str | None
-    product: str | None
-    started_at: datetime
-    due_at: datetime | None
-    overdue: bool
-    seconds_left: int | None
-    overdue_seconds: int | None
-
-
-class AttentionView(BaseModel):
-    customer_id: str
-    name: str | None
-    owner_id: str | None
-    last_contact_at: datetime | None
-    stale: bool
-    red_flagged: bool
-    red_flagged_at: datetime | None
 
 
 class UnitTreeView(BaseModel):
