@@ -18,6 +18,7 @@ from salesops.clock import ManualClock
 from salesops.db import quote_ident
 from salesops.runtime import ServiceDefinition, ServiceRuntime
 from salesops.settings import ServiceSettings
+from salesops.testing.served import serving
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RunningService:
     app: FastAPI
     client: httpx.AsyncClient
     clock: ManualClock
+    #: The real address it listens on, when started with ``on_port=True``.
+    base_url: str | None = None
 
     @property
     def runtime(self) -> ServiceRuntime:
@@ -56,7 +59,11 @@ async def running_service(
     namespace: str,
     schema: str,
     clock: ManualClock,
+    on_port: bool = False,
+    poll_timers: bool = False,
 ) -> AsyncIterator[RunningService]:
+    """The service on the test's servers; ``on_port`` serves it on a real localhost port too
+    (for a browser or another process), ``poll_timers`` runs its pollers and workers."""
     settings = ServiceSettings(
         database_url=database_url,
         nats_url=nats_url,
@@ -64,23 +71,35 @@ async def running_service(
         db_schema=schema,
         data_dir=Path(tempfile.mkdtemp(prefix=f"salesops-{schema}-")),
     )
-    app = create_service_app(definition, settings, clock=clock, poll_timers=False)
+    app = create_service_app(definition, settings, clock=clock, poll_timers=poll_timers)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield RunningService(app, client, clock)
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            if on_port:
+                base_url = await stack.enter_async_context(serving(app))
+                client = httpx.AsyncClient(base_url=base_url)
+            else:
+                base_url = None
+                client = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://test"
+                )
+            async with client:
+                yield RunningService(app, client, clock, base_url)
     finally:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
-        conn = await asyncpg.connect(database_url)
-        try:
-            # The service's schema and any it made beside it (e.g. read-model generations).
-            beside = await conn.fetch(
-                "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
-                schema,
-                f"{schema}_",
-            )
-            for row in beside:
-                await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
-        finally:
-            await conn.close()
+        await drop_schemas(database_url, schema)
+
+
+async def drop_schemas(database_url: str, schema: str) -> None:
+    """The service's schema and any it made beside it (e.g. read-model generations)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        beside = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
+            schema,
+            f"{schema}_",
+        )
+        for row in beside:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
+    finally:
+        await conn.close()

@@ -1,0 +1,88 @@
+"""The console app: the single-page app, sign-in, and the calls it forwards to the services."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from salesops.auth import TokenIssuer
+from salesops.clock import Clock, SystemClock
+from salesops.orgdir import load_org_directory
+from salesops.policy import load_policy
+from salesops.problems import NotFound, install_problem_handlers
+from services.console import signin
+from services.console.proxy import Forwarder
+from services.console.settings import ConsoleSettings
+
+STATIC = Path(__file__).resolve().parent / "static"
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+}
+
+
+def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(settings.console_upstream_timeout, connect=5.0, read=None)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            app.state.forwarder = Forwarder(settings.console_upstreams, client)
+            yield
+
+    app = FastAPI(title="Sales Action Engine — console", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.directory = load_org_directory(settings.org_file)
+    app.state.policy = load_policy(settings.policy_file)
+    app.state.tokens = TokenIssuer(settings.jwt_secret, settings.jwt_issuer, clock or SystemClock())
+    install_problem_handlers(app)
+    app.include_router(signin.router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "console"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        forwarder: Forwarder = request.app.state.forwarder
+        problems = {}
+        for name, base in forwarder.upstreams.items():
+            try:
+                answer = await forwarder.client.get(f"{base}/healthz", timeout=2)
+                if answer.status_code != 200:
+                    problems[name] = f"HTTP {answer.status_code}"
+            except httpx.HTTPError as exc:
+                problems[name] = type(exc).__name__
+        body = {"status": "not ready" if problems else "ready", **problems}
+        return JSONResponse(body, status_code=503 if problems else 200)
+
+    @app.api_route(
+        "/api/{service}/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def forward(service: str, path: str, request: Request) -> Response:
+        forwarder: Forwarder = request.app.state.forwarder
+        return await forwarder.forward(service, path, request)
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    async def asset(name: str) -> FileResponse:
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC or path.suffix not in _MEDIA_TYPES or not path.is_file():
+            raise NotFound(f"no asset {name!r}")
+        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix])
+
+    @app.get("/{page:path}", include_in_schema=False)
+    async def spa(page: str) -> FileResponse:
+        # Every other path is a screen of the app (links in chat messages point at them).
+        return FileResponse(STATIC / "index.html", media_type=_MEDIA_TYPES[".html"])
+
+    return app

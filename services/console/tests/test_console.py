@@ -1,0 +1,142 @@
+"""The console: one address that signs people in and forwards their calls to the services."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from salesops.clock import ManualClock
+from salesops.testing.apps import RunningService, running_service
+from salesops.testing.served import serving
+from services.console.app import create_console_app
+from services.console.settings import ConsoleSettings
+from services.customers.service import CUSTOMERS
+from services.metrics.service import METRICS
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def console(
+    upstreams: dict[str, str], settings: ConsoleSettings | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    chosen = (settings or ConsoleSettings()).model_copy(update={"console_upstreams": upstreams})
+    app = create_console_app(chosen)
+    async with (
+        app.router.lifespan_context(app),
+        serving(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def customers_on_port(
+    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+) -> AsyncIterator[RunningService]:
+    async with running_service(
+        CUSTOMERS,
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        schema=schema,
+        clock=clock,
+        on_port=True,
+    ) as service:
+        yield service
+
+
+async def sign_in(client: httpx.AsyncClient, person_id: str) -> dict[str, str]:
+    response = await client.post("/auth/dev-token", json={"person_id": person_id})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def test_a_person_signs_in_and_their_calls_reach_the_service(
+    customers_on_port: RunningService,
+) -> None:
+    assert customers_on_port.base_url is not None
+    async with console({"customers": customers_on_port.base_url}) as client:
+        people = (await client.get("/auth/people")).json()
+        assert {"id": "rep-zhang-wei", "name": "张伟"}.items() <= next(
+            p for p in people if p["id"] == "rep-zhang-wei"
+        ).items()
+        rep = await sign_in(client, "rep-zhang-wei")
+        me = await client.get("/auth/me", headers=rep)
+        assert me.json()["id"] == "rep-zhang-wei"
+
+        created = await client.post(
+            "/api/customers/customers",
+            json={"name": "宁波精密模具", "tier": "A", "estimated_contribution": "1200000.00"},
+            headers=rep,
+        )
+        assert created.status_code == 201, created.text
+        customer_id = created.json()["customer_id"]
+        listed = await client.get("/api/customers/customers", params={"tier": "A"}, headers=rep)
+        assert [c["customer_id"] for c in listed.json()] == [customer_id]
+        # The service's own refusals come through unchanged, problem details and all.
+        refused = await client.get("/api/customers/customers")
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        invalid = await client.post("/api/customers/customers", json={"tier": "Z"}, headers=rep)
+        assert invalid.status_code == 422
+        assert {e["field"] for e in invalid.json()["errors"]} >= {"name", "tier"}
+
+
+async def test_every_screen_path_serves_the_app_and_unknown_services_are_named(
+    customers_on_port: RunningService,
+) -> None:
+    assert customers_on_port.base_url is not None
+    async with console({"customers": customers_on_port.base_url}) as client:
+        for path in ("/", "/customers/cus-1", "/tickets/tkt-9", "/tasks/task-3"):
+            page = await client.get(path)
+            assert page.status_code == 200
+            assert page.headers["content-type"].startswith("text/html")
+        missing = await client.get("/api/nowhere/x")
+        assert missing.status_code == 404
+        assert "customers" in missing.json()["detail"]
+
+
+async def test_a_service_that_is_down_is_a_502_not_a_hang() -> None:
+    async with console({"tasks": "http://127.0.0.1:9"}) as client:
+        response = await client.get("/api/tasks/tasks")
+        assert response.status_code == 502
+        assert "tasks" in response.json()["detail"]
+        assert (await client.get("/readyz")).status_code == 503
+
+
+async def test_production_has_no_development_sign_in() -> None:
+    settings = ConsoleSettings(environment="production", jwt_secret="s" * 40)
+    async with console({}, settings) as client:
+        assert (await client.get("/auth/people")).status_code == 404
+        assert (await client.post("/auth/dev-token", json={"person_id": "x"})).status_code == 404
+        assert (await client.get("/auth/config")).json()["mode"] == "oidc"
+
+
+async def test_the_change_stream_of_the_metrics_service_flows_through(
+    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+) -> None:
+    async with running_service(
+        METRICS,
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        schema=schema,
+        clock=clock,
+        on_port=True,
+        poll_timers=True,
+    ) as metrics:
+        assert metrics.base_url is not None
+        async with console({"metrics": metrics.base_url}) as client:
+            director = await sign_in(client, "sd-zhao-guoqiang")
+            async with client.stream("GET", "/api/metrics/changes", headers=director) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                lines = stream.aiter_lines()
+                assert (await anext(lines)).startswith("retry:")
+                channel = metrics.app.state.service.feed.channel
+                await metrics.runtime.pool.execute("SELECT pg_notify($1, 'g1')", channel)
+                seen = [await anext(lines) for _ in range(3)]
+                assert "event: changed" in seen
