@@ -67,6 +67,31 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from salesops.settings import ConfigurationError, load_settings
+    from salesops.telemetry import configure_logging
+    from services.console.app import create_console_app
+    from services.console.settings import ConsoleSettings
+
+    try:
+        settings = load_settings(ConsoleSettings)
+    except ConfigurationError as exc:
+        print(f"salesops console: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("console", settings.log_level)
+    uvicorn.run(
+        create_console_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from salesops.up import run_stack
 
@@ -152,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run one service (settings from SALESOPS_*)")
     serve.add_argument("service", choices=sorted(CATALOG))
     serve.set_defaults(run=_serve)
+
+    console = commands.add_parser(
+        "console",
+        help="run the web console: the app, sign-in and /api/<service>/ forwarding "
+        "(SALESOPS_CONSOLE_UPSTREAMS names the services' addresses)",
+    )
+    console.set_defaults(run=_console)
 
     up = commands.add_parser("up", help="run every service, with embedded servers if none are set")
     up.add_argument("--data-dir", default=".salesops", help="where embedded servers keep data")

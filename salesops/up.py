@@ -26,6 +26,8 @@ from salesops.db import quote_ident
 from salesops.embedded import embedded_nats, embedded_postgres, free_port
 
 _READY_TIMEOUT = 90.0
+#: The one address people open; the services follow from 8101.
+CONSOLE_PORT = 8100
 
 
 def _port_is_free(port: int) -> bool:
@@ -130,16 +132,32 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 env=env,
                 start_new_session=True,
             )
+        console_port = port_base + len(services) if port_base else CONSOLE_PORT
+        console_url = f"http://127.0.0.1:{console_port}"
+        processes["console"] = subprocess.Popen(
+            [sys.executable, "-m", "salesops.cli", "console"],
+            env={
+                **os.environ,
+                "SALESOPS_HTTP_HOST": "127.0.0.1",
+                "SALESOPS_HTTP_PORT": str(console_port),
+                "SALESOPS_CONSOLE_UPSTREAMS": json.dumps(urls),
+            },
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + _READY_TIMEOUT
             for name, url in urls.items():
                 if not _wait_ready(url, processes[name], deadline):
                     print(f"salesops up: {name} did not become ready at {url}", file=sys.stderr)
                     return 1
+            if not _wait_ready(console_url, processes["console"], deadline):
+                print(f"salesops up: the console did not start at {console_url}", file=sys.stderr)
+                return 1
             for name, url in urls.items():
                 page = CATALOG[name].page
                 extra = f", dashboard {url}{page}" if page else ""
                 print(f"{name:<20} {url}   (API docs {url}/docs{extra})", flush=True)
+            print(f"{'console':<20} {console_url}   (everything in one place: sign in here)")
             print("ready — press Ctrl-C to stop", flush=True)
             while not stopping:
                 for name, process in processes.items():

@@ -110,6 +110,10 @@ def test_up_uses_the_configured_servers_and_stops_on_ctrl_c(
         page = re.search(r"dashboard (http://\S+)\)", dashboard)
         assert page is not None, dashboard
         assert httpx.get(page.group(1), timeout=10).status_code == 200
+        console = next(line for line in stack.lines if line.startswith("console "))
+        console_url = console.split()[1]
+        forwarded = httpx.get(f"{console_url}/api/customers/healthz", timeout=10)
+        assert forwarded.json() == {"status": "ok", "service": "customers"}
     finally:
         code = stack.interrupt()
     assert code == 0
