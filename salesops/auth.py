@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 
 from salesops.clock import Clock, SystemClock
+from salesops.oidc import OidcError, OidcVerifier
 from salesops.orgdir import OrgDirectory, Role, UnknownPerson
 
 _ALGORITHM = "HS256"
@@ -43,10 +44,10 @@ class TokenIssuer:
     def __init__(self, secret: str, issuer: str, clock: Clock | None = None) -> None:
         self._secret = secret
         self._issuer = issuer
-        self._clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()
 
     def mint(self, person_id: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
-        now: datetime = self._clock.now()
+        now: datetime = self.clock.now()
         claims = {"sub": person_id, "iss": self._issuer, "iat": now, "exp": now + ttl}
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
@@ -60,7 +61,7 @@ class TokenIssuer:
             # Expiry is checked against the injected clock below, not PyJWT's wall clock.
             options={"require": ["sub", "exp", "iss"], "verify_exp": False, "verify_iat": False},
         )
-        if int(claims["exp"]) <= self._clock.now().timestamp():
+        if int(claims["exp"]) <= self.clock.now().timestamp():
             raise jwt.ExpiredSignatureError("Signature has expired")
         return str(claims["sub"])
 
@@ -69,19 +70,17 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers=_CHALLENGE)
 
 
-def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: str | None) -> Actor:
-    """The actor behind an ``Authorization`` header, or a 401 naming what is wrong."""
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header, or a 401 naming what is wrong."""
     if not authorization:
         raise _unauthenticated("Authorization header is missing: send 'Bearer <token>'")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("Authorization header must be 'Bearer <token>'")
-    try:
-        person_id = issuer.subject_of(token.strip())
-    except jwt.ExpiredSignatureError:
-        raise _unauthenticated("token has expired") from None
-    except jwt.InvalidTokenError as exc:
-        raise _unauthenticated(f"token is invalid: {exc}") from None
+    return token.strip()
+
+
+def _actor(directory: OrgDirectory, person_id: str) -> Actor:
     try:
         person = directory.person(person_id)
     except UnknownPerson:
@@ -91,9 +90,46 @@ def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: st
     return Actor(id=person.id, name=person.name, roles=frozenset(str(r) for r in person.roles))
 
 
+def authenticate(issuer: TokenIssuer, directory: OrgDirectory, authorization: str | None) -> Actor:
+    """The actor behind an ``Authorization`` header, or a 401 naming what is wrong."""
+    token = bearer_token(authorization)
+    try:
+        person_id = issuer.subject_of(token)
+    except jwt.ExpiredSignatureError:
+        raise _unauthenticated("token has expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise _unauthenticated(f"token is invalid: {exc}") from None
+    return _actor(directory, person_id)
+
+
+def _signed_by_a_provider(token: str) -> bool:
+    try:
+        return jwt.get_unverified_header(token).get("alg") != _ALGORITHM
+    except jwt.InvalidTokenError:
+        return False
+
+
+async def authenticate_with(
+    issuer: TokenIssuer,
+    oidc: OidcVerifier | None,
+    directory: OrgDirectory,
+    authorization: str | None,
+) -> Actor:
+    """Like :func:`authenticate`, also accepting the OIDC provider's tokens when configured."""
+    token = bearer_token(authorization)
+    if oidc is not None and _signed_by_a_provider(token):
+        try:
+            return _actor(directory, await oidc.person_id(token))
+        except OidcError as exc:
+            raise _unauthenticated(str(exc)) from None
+    return authenticate(issuer, directory, authorization)
+
+
 async def current_actor(request: Request) -> Actor:
     """FastAPI dependency: the authenticated actor of this request."""
     runtime = request.app.state.runtime
-    actor = authenticate(runtime.tokens, runtime.directory, request.headers.get("authorization"))
+    actor = await authenticate_with(
+        runtime.tokens, runtime.oidc, runtime.directory, request.headers.get("authorization")
+    )
     request.state.actor = actor
     return actor

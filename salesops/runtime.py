@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -23,6 +24,7 @@ from salesops.consumers import EventConsumers
 from salesops.db import Migration, apply_migrations, create_pool
 from salesops.eventstore import EventStore
 from salesops.jetstream import connect_nats, ensure_dead_letter_stream, ensure_service_stream
+from salesops.oidc import OidcVerifier
 from salesops.orgdir import OrgDirectory, load_org_directory
 from salesops.outbox import OutboxRelay
 from salesops.policy import Policy, load_policy
@@ -49,6 +51,8 @@ class ServiceRuntime:
     store: EventStore
     consumers: EventConsumers
     timer_poller: TimerPoller | None = None
+    #: Verifies the company's OIDC provider's tokens, when one is configured.
+    oidc: OidcVerifier | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -127,6 +131,7 @@ async def start_runtime(
             directory=directory,
             policy=policy,
             tokens=TokenIssuer(settings.jwt_secret, settings.jwt_issuer, clock),
+            oidc=_oidc_verifier(settings, directory, clock),
             pool=pool,
             nats=nc,
             js=js,
@@ -168,11 +173,23 @@ async def start_runtime(
             runtime.stop.set()
             await asyncio.gather(*runtime.background, return_exceptions=True)
             await _quietly("stop consumers", runtime.consumers.stop())
+            if runtime.oidc is not None:
+                await _quietly("close the OIDC client", runtime.oidc.aclose())
             await _quietly("drain NATS", nc.drain())
             if not nc.is_closed:
                 await _quietly("close NATS", nc.close())
     finally:
         await _quietly("close database pool", pool.close())
+
+
+def _oidc_verifier(
+    settings: ServiceSettings, directory: OrgDirectory, clock: Clock
+) -> OidcVerifier | None:
+    config = settings.oidc()
+    if config is None:
+        return None
+    # One client per process, closed with it; the keys are fetched rarely (cached).
+    return OidcVerifier(config, directory, clock, httpx.AsyncClient(timeout=5))
 
 
 async def _quietly(step: str, action: Awaitable[Any]) -> None:

@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from salesops.oidc import OidcConfig
+
 ENV_PREFIX = "SALESOPS_"
 _NAMESPACE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +40,23 @@ class CommonSettings(BaseSettings):
     org_file: Path = REPO_ROOT / "deploy" / "org.yaml"
     policy_file: Path = REPO_ROOT / "deploy" / "policy.yaml"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Sign-in through the company's OIDC provider: its issuer URL (discovery at
+    #: <issuer>/.well-known/openid-configuration) and the client id tokens are issued to.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_person_claim: str = "sub"
+    oidc_jwks_url: str | None = None
+
+    def oidc(self) -> OidcConfig | None:
+        """The provider's settings, or None when people sign in with the deployment's tokens."""
+        if not self.oidc_issuer:
+            return None
+        return OidcConfig(
+            issuer=self.oidc_issuer,
+            audience=self.oidc_audience or "salesops",
+            person_claim=self.oidc_person_claim,
+            jwks_url=self.oidc_jwks_url,
+        )
 
 
 class ServiceSettings(CommonSettings):

@@ -12,10 +12,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from salesops.auth import TokenIssuer
 from salesops.clock import Clock, SystemClock
+from salesops.oidc import OidcVerifier
 from salesops.orgdir import load_org_directory
 from salesops.policy import load_policy
 from salesops.problems import NotFound, install_problem_handlers
-from services.console import signin
+from services.console import oidc_signin, signin
 from services.console.proxy import Forwarder
 from services.console.settings import ConsoleSettings
 
@@ -36,6 +37,12 @@ def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None)
         timeout = httpx.Timeout(settings.console_upstream_timeout, connect=5.0, read=None)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             app.state.forwarder = Forwarder(settings.console_upstreams, client)
+            config = settings.oidc()
+            app.state.oidc = (
+                None
+                if config is None
+                else OidcVerifier(config, app.state.directory, app.state.tokens.clock, client)
+            )
             yield
 
     app = FastAPI(title="Sales Action Engine — console", version="0.1.0", lifespan=lifespan)
@@ -45,6 +52,7 @@ def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None)
     app.state.tokens = TokenIssuer(settings.jwt_secret, settings.jwt_issuer, clock or SystemClock())
     install_problem_handlers(app)
     app.include_router(signin.router)
+    app.include_router(oidc_signin.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

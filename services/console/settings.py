@@ -19,3 +19,7 @@ class ConsoleSettings(CommonSettings):
     http_port: int = Field(default=8100, ge=1, le=65535)
     #: Seconds a forwarded call may take; event streams (server-sent events) are not bounded.
     console_upstream_timeout: float = Field(default=60, gt=0)
+    #: The address people use (the OIDC provider sends them back to <public_url>/auth/callback).
+    public_url: str = ""
+    #: For a confidential OIDC client; a public client (PKCE only) leaves it unset.
+    oidc_client_secret: str | None = None

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesops.auth import TokenIssuer
+from salesops.auth import TokenIssuer, authenticate_with
 from salesops.orgdir import OrgDirectory, UnknownPerson
 from salesops.problems import DomainError, NotFound
 from services.console.settings import ConsoleSettings
@@ -93,9 +93,10 @@ async def dev_token(body: DevTokenRequest, request: Request) -> DevToken:
 @router.get("/me", response_model=PersonView)
 async def me(request: Request) -> PersonView:
     """Who the presented token names (the services check it the same way)."""
-    from salesops.auth import authenticate
-
-    actor = authenticate(
-        request.app.state.tokens, request.app.state.directory, request.headers.get("authorization")
+    actor = await authenticate_with(
+        request.app.state.tokens,
+        request.app.state.oidc,
+        request.app.state.directory,
+        request.headers.get("authorization"),
     )
     return _person_view(request.app.state.directory, actor.id)

@@ -140,3 +140,20 @@ async def test_the_change_stream_of_the_metrics_service_flows_through(
                 await metrics.runtime.pool.execute("SELECT pg_notify($1, 'g1')", channel)
                 seen = [await anext(lines) for _ in range(3)]
                 assert "event: changed" in seen
+
+
+@pytest.mark.parametrize(
+    ("asked", "landed"),
+    [
+        ("/tickets/tkt-9", "/tickets/tkt-9"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        (None, "/"),
+    ],
+)
+def test_after_signing_in_a_person_only_lands_on_a_page_of_this_console(
+    asked: str | None, landed: str
+) -> None:
+    from services.console.oidc_signin import _local_path
+
+    assert _local_path(asked) == landed
