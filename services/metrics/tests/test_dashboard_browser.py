@@ -20,8 +20,9 @@ from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
 from salesops.clock import ManualClock
+from salesops.testing.apps import RunningService, running_service
 from salesops.testing.waiting import eventually
-from services.metrics.tests.dashboard_server import ServedMetrics, serving_metrics
+from services.metrics.service import METRICS
 from services.metrics.tests.march_history import (
     CHEN,
     DIRECTOR,
@@ -73,14 +74,18 @@ async def served(
     schema: str,
     clock: ManualClock,
     js: JetStreamContext,
-) -> AsyncIterator[ServedMetrics]:
+) -> AsyncIterator[RunningService]:
+    """The metrics app on a real port with its workers (the change feed behind /changes)."""
     clock.set(at(18))  # "now" is in March 2026: the page's default period is the server's
-    async with serving_metrics(
+    async with running_service(
+        METRICS,
         database_url=database_url,
         nats_url=nats_url,
         namespace=namespace,
         schema=schema,
         clock=clock,
+        on_port=True,
+        poll_timers=True,
     ) as service:
         sent = await publish_all(js, namespace, march_history())
 
@@ -90,6 +95,11 @@ async def served(
 
         await eventually(all_in)
         yield service
+        # nats-py 2.16's fetch takes stale status messages (the 408 of a fetch that timed
+        # out on the client first) off a subscription's queue without task_done(), so after
+        # ~5 s of idling drain() waits for a queue that never empties, up to the runtime's
+        # 10 s shutdown bound. The handlers have acked everything: nothing is left to drain.
+        service.runtime.nats.options["drain_timeout"] = 0.5
 
 
 def chromium() -> str:
@@ -104,7 +114,7 @@ def chromium() -> str:
 
 
 @pytest.fixture
-async def browser(served: ServedMetrics) -> AsyncIterator[Browser]:
+async def browser(served: RunningService) -> AsyncIterator[Browser]:
     # Asks for ``served`` so the browser (and its open change stream) closes before the server.
     executable = chromium()
     async with async_playwright() as playwright:
@@ -116,11 +126,19 @@ async def browser(served: ServedMetrics) -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def api(served: ServedMetrics) -> AsyncIterator[httpx.AsyncClient]:
+def api(served: RunningService) -> httpx.AsyncClient:
     """The director's view of the API, over the same port as the page."""
-    headers = {"Authorization": f"Bearer {served.token(DIRECTOR)}"}
-    async with httpx.AsyncClient(base_url=served.base_url, headers=headers) as client:
-        yield client
+    served.client.headers.update(served.auth(DIRECTOR))
+    return served.client
+
+
+def base_url(served: RunningService) -> str:
+    assert served.base_url is not None, "running_service(on_port=True) listens on a port"
+    return served.base_url
+
+
+def token(served: RunningService, person_id: str = DIRECTOR) -> str:
+    return served.runtime.tokens.mint(person_id)
 
 
 async def api_json(api: httpx.AsyncClient, path: str) -> Any:
@@ -130,12 +148,12 @@ async def api_json(api: httpx.AsyncClient, path: str) -> Any:
 
 
 async def open_dashboard(
-    browser: Browser, served: ServedMetrics, viewport: ViewportSize, requests: list[str]
+    browser: Browser, served: RunningService, viewport: ViewportSize, requests: list[str]
 ) -> Page:
     context = await browser.new_context(viewport=viewport, locale="zh-CN")
     page = await context.new_page()
     page.on("request", lambda request: requests.append(request.url))
-    await page.goto(f"{served.base_url}/dashboard/#token={served.token(DIRECTOR)}")
+    await page.goto(f"{base_url(served)}/dashboard/#token={token(served)}")
     return page
 
 
@@ -162,7 +180,7 @@ async def expect_drill_down(page: Page, api: httpx.AsyncClient, unit: str) -> No
 
 
 async def test_the_dashboard_shows_the_apis_figures_and_follows_them_live(
-    served: ServedMetrics,
+    served: RunningService,
     browser: Browser,
     api: httpx.AsyncClient,
     js: JetStreamContext,
@@ -211,6 +229,22 @@ async def test_the_dashboard_shows_the_apis_figures_and_follows_them_live(
     flagged = {(c["customer_id"], c["stale"], c["red_flagged"]) for c in attention}
     assert flagged == {("c2", True, False), ("c3", False, True)}
     await expect_attention(page, attention)
+
+    activity = await api_json(api, "/activity?unit=hq")
+    health = await api_json(api, "/health-dashboard?unit=hq")
+    for container, view in (("#activity", activity), ("#health", health)):
+        for figure in (v for v in view.values() if isinstance(v, dict) and "measure" in v):
+            value = page.locator(f"{container} .stat-value[data-measure='{figure['measure']}']")
+            await expect(value).to_have_attribute("data-node", "hq")
+            await expect(value).to_have_attribute("data-value", figure["value"] or "")
+            await expect(value).to_have_text(shown(figure))
+    tech = page.locator("#activity [data-duration='tech_answer'] .stat-value")
+    await expect(tech).to_have_attribute(
+        "data-seconds", str(activity["tech_answer"]["median_seconds"])
+    )
+    for kind, count in activity["concessions"].items():
+        counter = page.locator(f"#activity [data-concessions='{kind}']")
+        await expect(counter).to_have_attribute("data-count", str(count))
 
     await page.screenshot(path=artifacts() / "dashboard-desktop.png", full_page=True)
 
@@ -264,7 +298,7 @@ async def test_the_dashboard_shows_the_apis_figures_and_follows_them_live(
 
     # Everything came from the service itself: no CDN, no fonts, nothing else.
     assert requests
-    assert all(url.startswith(served.base_url) for url in requests), requests
+    assert all(url.startswith(base_url(served)) for url in requests), requests
 
 
 async def expect_attention(page: Page, attention: list[dict[str, Any]]) -> None:
@@ -274,3 +308,93 @@ async def expect_attention(page: Page, attention: list[dict[str, Any]]) -> None:
         item = page.locator(f"#attention li[data-customer='{customer['customer_id']}']")
         await expect(item).to_have_attribute("data-stale", str(customer["stale"]).lower())
         await expect(item).to_have_attribute("data-red", str(customer["red_flagged"]).lower())
+
+
+async def test_without_a_token_the_page_asks_for_one_and_asks_again_after_a_401(
+    served: RunningService, browser: Browser, api: httpx.AsyncClient
+) -> None:
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{base_url(served)}/dashboard/")
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.locator("#main")).to_be_hidden()
+
+    await page.locator("#token").fill("not-a-token")
+    await page.locator("#sign-in-form button[type=submit]").click()
+    await expect(page.locator("#sign-in-expired")).to_be_visible()
+
+    await page.locator("#token").fill(f"Bearer {token(served)}")
+    await page.locator("#sign-in-form button[type=submit]").click()
+    await expect(page.locator("#main")).to_be_visible()
+    await expect_gauges(page, await api_json(api, "/indicators"))
+
+    # A token that stops working (expired, revoked) brings the paste field back.
+    await page.evaluate("sessionStorage.setItem('salesops.metrics.token', 'expired')")
+    await page.locator("#unit").select_option("region-east")
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.locator("#sign-in-expired")).to_be_visible()
+    await expect(page.locator("#main")).to_be_hidden()
+
+
+async def test_the_cause_tree_shows_each_part_and_opens_its_records(
+    served: RunningService, browser: Browser, api: httpx.AsyncClient
+) -> None:
+    page = await open_dashboard(browser, served, DESKTOP, [])
+    indicators = await api_json(api, "/indicators")
+    await expect_gauges(page, indicators)
+    # The cause tree opens on this period against the one before, split by org unit.
+    await expect(page.locator("#cause-after")).to_have_value(indicators["period"])
+    before = await page.locator("#cause-before").input_value()
+    assert before < indicators["period"]
+    await page.locator("#cause-dimension").select_option("tier")
+    causes = await api_json(
+        api,
+        f"/causes?measure=trace&dimension=tier&unit=hq&before={before}"
+        f"&after={indicators['period']}",
+    )
+    assert causes["total_change_pct"] == "-40.00"  # 100% in February, 3 / 5 in March
+    await expect(page.locator("#causes [data-role='total-change']")).to_have_attribute(
+        "data-value", causes["total_change_pct"]
+    )
+    parts = page.locator("#causes li.part")
+    await expect(parts).to_have_count(len(causes["parts"]))
+    for i, part in enumerate(causes["parts"]):
+        await expect(parts.nth(i)).to_have_attribute("data-segment", part["segment"])
+        await expect(parts.nth(i)).to_have_attribute("data-change", part["change_pct"] or "")
+        await expect(parts.nth(i).locator(".part-change")).to_contain_text(part["change_pct"])
+
+    b_tier = next(p for p in causes["parts"] if p["segment"] == "B")
+    records = await api_json(api, b_tier["records_after"])
+    await page.locator("#causes li[data-segment='B'] [data-records='records_after']").click()
+    rows = page.locator("#records tbody tr")
+    await expect(rows).to_have_count(len(records["records"]))
+    shown_ids = await rows.evaluate_all("rows => rows.map(r => r.dataset.recordId)")
+    assert shown_ids == [r["record_id"] for r in records["records"]]
+    assert set(shown_ids) == {"fu-3", "t2"}  # 王芳's B-tier customer c2
+
+
+async def test_while_the_stream_is_down_the_page_polls_and_catches_up_when_it_is_back(
+    served: RunningService,
+    browser: Browser,
+    api: httpx.AsyncClient,
+    js: JetStreamContext,
+    namespace: str,
+) -> None:
+    context = await browser.new_context(viewport=DESKTOP)
+    await context.route("**/changes", lambda route: route.abort())
+    page = await context.new_page()
+    await page.goto(f"{base_url(served)}/dashboard/#token={token(served)}")
+    await expect_gauges(page, await api_json(api, "/indicators"))
+    await expect(page.locator("#live")).to_have_attribute("data-live", "polling")
+
+    # A change nobody announced: the page learns of it when the stream is back.
+    await publish_all(js, namespace, [follow_up("fu-missed", "c2", WANG, 17)])
+
+    async def trace_moved() -> bool:
+        found = await api_json(api, "/indicators")
+        return any(f["measure"] == "trace" and f["value"] == "66.67" for f in found["figures"])
+
+    await eventually(trace_moved)
+    await context.unroute("**/changes")
+    await expect(page.locator("#live")).to_have_attribute("data-live", "stream")
+    await expect_gauges(page, await api_json(api, "/indicators"))
