@@ -10,11 +10,32 @@ from salesops.catalog import CATALOG
 
 
 def _export_contracts(args: argparse.Namespace) -> int:
-    from contracts.export import export_contracts
+    from contracts.compatibility import BreakingChange, publish_contracts
 
-    written = export_contracts(Path(args.directory))
+    try:
+        # Refuses to overwrite a published schema with an incompatible one of the same
+        # version, so regenerating can never turn a breaking change into an edit in place.
+        written = publish_contracts(Path(args.directory))
+    except BreakingChange as exc:
+        print(f"salesops contracts export: nothing written:\n{exc}", file=sys.stderr)
+        return 1
     for path in written:
         print(path)
+    return 0
+
+
+def _check_contracts(args: argparse.Namespace) -> int:
+    from contracts.compatibility import PUBLISHED_DIR, check_published, format_problems
+
+    directory = Path(args.directory) if args.directory else PUBLISHED_DIR
+    if not directory.is_dir():
+        print(f"salesops contracts check: {directory} is not a directory", file=sys.stderr)
+        return 2
+    problems = check_published(directory)
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        return 1
+    print(f"{directory}: the code's contracts keep every published promise")
     return 0
 
 
@@ -167,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     export = contracts_commands.add_parser("export", help="write JSON Schemas and AsyncAPI")
     export.add_argument("directory")
     export.set_defaults(run=_export_contracts)
+    check_contracts = contracts_commands.add_parser(
+        "check",
+        help="fail when the code changed a published schema incompatibly without a new version",
+    )
+    check_contracts.add_argument(
+        "directory", nargs="?", help="the published set (default: contracts/published)"
+    )
+    check_contracts.set_defaults(run=_check_contracts)
 
     token = commands.add_parser("token", help="mint a development token for a person")
     token.add_argument("--user", required=True, help="person id from the org directory")
