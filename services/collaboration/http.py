@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from salesops.auth import Actor, current_actor
 from salesops.timers import just_after
-from services.collaboration import board, quality
+from services.collaboration import board, quality, queue
 from services.collaboration.handlers import TicketService
 
 router = APIRouter(tags=["collaboration"])
@@ -97,6 +97,48 @@ async def submit_ticket(
     body: SubmitTicketRequest, actor: ActorDep, service: ServiceDep
 ) -> TicketView:
     return await _view(service, await service.submit(actor, **body.model_dump()))
+
+
+@router.get(
+    "/tickets",
+    response_model=list[TicketView],
+    summary="Your tickets: the ones you (or your team) requested, or your department works on",
+)
+async def list_tickets(
+    actor: ActorDep,
+    service: ServiceDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TicketView]:
+    rows = await queue.tickets_for(
+        service.pool, service.directory, actor, status=status, limit=limit
+    )
+    return [await _view(service, row) for row in rows]
+
+
+class DocumentTypeView(BaseModel):
+    id: str
+    name_zh: str
+    name_en: str
+    team_id: str = Field(description="The tech group the request goes to.")
+
+
+@router.get(
+    "/document-types",
+    response_model=list[DocumentTypeView],
+    summary="The technical documents a request can ask for, and who provides each",
+)
+async def document_types(actor: ActorDep, service: ServiceDep) -> list[DocumentTypeView]:
+    directory = service.directory
+    return [
+        DocumentTypeView(
+            id=doc.id,
+            name_zh=doc.name_zh,
+            name_en=doc.name_en,
+            team_id=directory.tech_group_for(doc.id).id,
+        )
+        for doc in directory.document_types
+    ]
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketView)

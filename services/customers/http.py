@@ -187,6 +187,16 @@ async def list_customers(
     return [CustomerView.of(row) for row in rows]
 
 
+@router.get(
+    "/negotiation-joins",
+    response_model=list[CustomerView],
+    summary="Customers whose second quote negotiation waits for you to confirm joining",
+)
+async def pending_negotiation_joins(actor: ActorDep, service: ServiceDep) -> list[CustomerView]:
+    rows = await queries.pending_negotiation_joins(service.pool, actor.id)
+    return [CustomerView.of(row) for row in rows]
+
+
 @router.get("/{customer_id}", response_model=CustomerView, summary="One customer")
 async def get_customer(customer_id: str, actor: ActorDep, service: ServiceDep) -> CustomerView:
     return CustomerView.of(await service.get(actor, customer_id))

@@ -71,6 +71,16 @@ async def list_customers(
     )
 
 
+async def pending_negotiation_joins(db: DbExecutor, manager_id: str) -> list[asyncpg.Record]:
+    """Customers whose negotiation ``manager_id`` must join and has not confirmed, due first."""
+    return await db.fetch(
+        f"SELECT {COLUMNS} FROM customers WHERE negotiation_manager_id = $1"
+        " AND negotiation_status IN ('requested', 'overdue')"
+        " ORDER BY negotiation_due_at, customer_id",
+        manager_id,
+    )
+
+
 async def follow_ups(db: DbExecutor, customer_id: str) -> list[asyncpg.Record]:
     return await db.fetch(
         "SELECT * FROM follow_ups WHERE customer_id = $1"

@@ -274,3 +274,30 @@ async def test_unknown_document_types_are_refused_listing_the_known_ones(
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "document_types"
     assert "ce_certification_report" in response.json()["detail"]
+
+
+async def test_each_person_lists_the_tickets_they_work_on(service: RunningService) -> None:
+    electrical = await submit(service, ["ce_certification_report"])
+    structural = await submit(service, ["installation_drawing_3d"])
+
+    async def ids(who: str) -> list[str]:
+        return [t["ticket_id"] for t in await call(service, "GET", "/tickets", who)]
+
+    assert await ids(REP) == [structural, electrical]  # newest first
+    assert await ids("gl-li-na") == [structural, electrical]  # the rep's group lead
+    assert await ids(OTHER_REP) == []
+    assert await ids("te-luo-bin") == [electrical]  # the electrical group's queue
+    assert await ids("te-tang-liang") == [structural]
+    assert await ids(LOGISTICS_CLERK) == []  # nothing to stock yet
+    await call(
+        service, "POST", f"/tickets/{electrical}/tech/{ELECTRICAL}/answer", "te-luo-bin",
+        {"answer": "provided"},
+    )  # fmt: skip
+    assert await ids(LOGISTICS_CLERK) == [electrical]
+    assert await ids("te-luo-bin") == []  # answered: off the queue
+
+
+async def test_the_document_types_say_which_group_provides_them(service: RunningService) -> None:
+    documents = {d["id"]: d for d in await call(service, "GET", "/document-types", REP)}
+    assert documents["ce_certification_report"]["team_id"] == ELECTRICAL
+    assert documents["installation_drawing_3d"]["name_zh"] == "3D安装图"

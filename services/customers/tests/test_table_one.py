@@ -138,9 +138,13 @@ async def test_intent_confirmed_asks_the_manager_who_alone_may_confirm(
     assert request.due_at == customers.clock.now() + timedelta(hours=24)
 
     await call(customers, "POST", f"{url}/negotiation-join/confirm", DIRECTOR, expect=403)
+    waiting = await call(customers, "GET", "/customers/negotiation-joins", MANAGER)
+    assert [w["customer_id"] for w in waiting] == [c["customer_id"]]
+    assert await call(customers, "GET", "/customers/negotiation-joins", DIRECTOR) == []
     customers.clock.advance(timedelta(hours=24))
     confirmed = await call(customers, "POST", f"{url}/negotiation-join/confirm", MANAGER)
     assert confirmed["negotiation_status"] == "confirmed"
+    assert await call(customers, "GET", "/customers/negotiation-joins", MANAGER) == []
     customers.clock.advance(timedelta(hours=1))
     await customers.fire_due_timers()
     assert (
