@@ -113,6 +113,7 @@ class EventConsumers:
         *,
         service: str,
         namespace: str = "",
+        stream_replicas: int = 1,
         max_attempts: int = 5,
         retry_delay: float = 1.0,
         fetch_timeout: float = 5.0,
@@ -121,6 +122,9 @@ class EventConsumers:
         self._js = js
         self._service = service
         self._namespace = namespace
+        # A source stream created here must match what its publisher would create; otherwise
+        # whichever starts second rewrites the other's replica count (update_stream).
+        self._stream_replicas = stream_replicas
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._fetch_timeout = fetch_timeout
@@ -185,7 +189,12 @@ class EventConsumers:
         self._stop.clear()
         for subscription in self._subscriptions:
             # The publisher may not have started yet: its stream is made the same way by both.
-            await ensure_service_stream(self._js, subscription.source_service, self._namespace)
+            await ensure_service_stream(
+                self._js,
+                subscription.source_service,
+                self._namespace,
+                replicas=self._stream_replicas,
+            )
             pull = await self._js.pull_subscribe(
                 subscription.subjects,
                 durable=subscription.consumer,

@@ -122,8 +122,15 @@ async def start_runtime(
         nc = await connect_nats(settings.nats_url, name=f"salesops-{definition.name}")
         js = nc.jetstream()
         if definition.publishes:
-            await ensure_service_stream(js, definition.name, settings.nats_namespace)
-        await ensure_dead_letter_stream(js, settings.nats_namespace)
+            await ensure_service_stream(
+                js,
+                definition.name,
+                settings.nats_namespace,
+                replicas=settings.nats_stream_replicas,
+            )
+        await ensure_dead_letter_stream(
+            js, settings.nats_namespace, replicas=settings.nats_stream_replicas
+        )
         runtime = ServiceRuntime(
             name=definition.name,
             settings=settings,
@@ -137,7 +144,11 @@ async def start_runtime(
             js=js,
             store=EventStore(pool, clock),
             consumers=EventConsumers(
-                pool, js, service=definition.name, namespace=settings.nats_namespace
+                pool,
+                js,
+                service=definition.name,
+                namespace=settings.nats_namespace,
+                stream_replicas=settings.nats_stream_replicas,
             ),
         )
         service = definition.bootstrap(runtime)

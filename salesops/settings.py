@@ -70,6 +70,13 @@ class ServiceSettings(CommonSettings):
         default="",
         description="Optional prefix of every subject and stream name (isolates test runs)",
     )
+    nats_stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Replicas of the streams the service creates: 1 on a single server, "
+        "3 (or 5) on a JetStream cluster so a stream survives the loss of a node",
+    )
     db_schema: str | None = Field(
         default=None, description="PostgreSQL schema of the service; defaults to its name"
     )

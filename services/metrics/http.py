@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from salesops.auth import Actor, current_actor
 from salesops.problems import DomainError
 from services.metrics import activity, board, health_board, nodes
-from services.metrics.causes import cause_tree
+from services.metrics.causes import cause_tree, dimensions_of
 from services.metrics.http_views import (
     ActivityView,
     CausePartView,
@@ -20,14 +20,16 @@ from services.metrics.http_views import (
     FigureView,
     HealthDashboardView,
     IndicatorsView,
+    MeasureView,
+    NamesView,
     NodeView,
     RecordsView,
     TrendView,
     UnitTreeView,
 )
-from services.metrics.measures import Dimension
+from services.metrics.measures import RATIO_MEASURES, Dimension
 from services.metrics.periods import Period, PeriodKind
-from services.metrics.queries import MetricsQueries, known_measures
+from services.metrics.queries import PENETRATION, PENETRATION_TITLES, MetricsQueries, known_measures
 from services.metrics.records import records_behind
 
 router = APIRouter(tags=["metrics"])
@@ -319,6 +321,40 @@ async def attention(
         q.pool, await q.live_schema(), nodes.people_of(q.directory, target)
     )
     return found
+
+
+@router.get("/measures", response_model=list[MeasureView], summary="Every measure and its splits")
+async def measures(actor: ActorDep) -> list[MeasureView]:
+    found = [
+        MeasureView(
+            name=PENETRATION,
+            title_en=PENETRATION_TITLES[0],
+            title_zh=PENETRATION_TITLES[1],
+            shape="percent",
+            indicator="penetration",
+            dimensions=list(dimensions_of(PENETRATION)),
+        )
+    ]
+    for m in RATIO_MEASURES.values():
+        found.append(
+            MeasureView(
+                name=m.name,
+                title_en=m.title_en,
+                title_zh=m.title_zh,
+                shape=m.shape,
+                indicator=m.indicator,
+                dimensions=list(m.dimensions),
+            )
+        )
+    return found
+
+
+@router.get("/names", response_model=NamesView, summary="Names of people and teams, by id")
+async def names(actor: ActorDep, q: QueriesDep) -> NamesView:
+    return NamesView(
+        people={p.id: p.name for p in q.directory.people},
+        teams={t.id: t.name for t in q.directory.teams},
+    )
 
 
 @router.get("/units", response_model=UnitTreeView, summary="The org units and reps you may see")

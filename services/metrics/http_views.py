@@ -163,3 +163,19 @@ class RecordsView(BaseModel):
 class UnitTreeView(BaseModel):
     nodes: list[NodeView] = Field(description="The nodes the caller may see, parents first.")
     default: str
+
+
+class MeasureView(BaseModel):
+    name: str
+    title_en: str
+    title_zh: str
+    shape: Literal["percent", "per_record"]
+    indicator: Literal["penetration", "trace", "on_time"] | None = Field(
+        description="The action-certainty indicator it is, health judged against the policy."
+    )
+    dimensions: list[str] = Field(description="What GET /causes can split it by.")
+
+
+class NamesView(BaseModel):
+    people: dict[str, str] = Field(description="Person id -> name, everyone in the directory.")
+    teams: dict[str, str] = Field(description="Team id -> name.")

@@ -22,23 +22,13 @@ const INDICATORS = ["penetration", "trace", "on_time"];
 const PERIOD_KINDS = ["day", "week", "month", "quarter"];
 // How many periods of each kind the period picker offers (the API allows up to 36).
 const PERIOD_CHOICES = { day: 31, week: 12, month: 12, quarter: 8 };
-// What each measure can be split by (services/metrics/measures.py and causes.py); the API
-// answers 422 for any other pair.
-const CUSTOMER_DIMENSIONS = ["org_unit", "tier", "obstacle", "decision_state", "kind"];
-const DIMENSIONS = {
-  penetration: ["org_unit", "tier"],
-  trace: CUSTOMER_DIMENSIONS,
-  on_time: ["org_unit", "stage", "department", "tier"],
-  daily_report_validity: CUSTOMER_DIMENSIONS,
-  next_actions_on_time: CUSTOMER_DIMENSIONS,
-  support_answered_on_time: ["org_unit", "tier", "kind"],
-  collection_rate: ["org_unit", "tier"],
-  natural_collection_share: ["org_unit", "tier", "payment_kind"],
-  first_order_margin: ["org_unit", "tier"],
-};
 const LANGUAGE_KEY = "salesops.metrics.language";
 
 const state = {
+  // What each measure can be split by, from GET /measures: measure name -> dimensions.
+  dimensions: {},
+  // Names of people and teams by id, from GET /names.
+  names: { people: {}, teams: {} },
   nodes: [],
   byId: new Map(),
   defaultUnit: null,
@@ -78,7 +68,11 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function nodeName(id) {
-  return state.byId.get(id)?.name ?? id ?? "—";
+  return state.byId.get(id)?.name ?? state.names.people[id] ?? id ?? "—";
+}
+
+function teamName(id) {
+  return state.names.teams[id] ?? id;
 }
 
 function kindOf(label) {
@@ -124,7 +118,13 @@ async function start() {
   state.errors = {};
   state.records = null;
   try {
-    const units = await get("/units");
+    const [units, measures, names] = await Promise.all([
+      get("/units"),
+      get("/measures"),
+      get("/names"),
+    ]);
+    state.dimensions = Object.fromEntries(measures.map((m) => [m.name, m.dimensions]));
+    state.names = names;
     state.nodes = units.nodes;
     state.byId = new Map(units.nodes.map((n) => [n.id, n]));
     state.defaultUnit = units.default;
@@ -474,7 +474,7 @@ function renderSla() {
               "td",
               { "data-label": t("stage") },
               known("stage_", s.stage),
-              s.team_id ? h("small", {}, s.team_id) : null,
+              s.team_id ? h("small", {}, teamName(s.team_id)) : null,
             ),
             h("td", { "data-label": t("owner") }, nodeName(s.owner_id)),
             h(
@@ -704,7 +704,7 @@ function renderActivity() {
                 h(
                   "tr",
                   { "data-team": team },
-                  h("td", {}, team),
+                  h("td", {}, teamName(team)),
                   h("td", { class: "num" }, duration(s.median_seconds)),
                   h("td", { class: "num" }, duration(s.p90_seconds)),
                   h("td", { class: "num" }, s.count),
@@ -741,7 +741,7 @@ function renderActivity() {
                 h(
                   "tr",
                   { "data-team": r.team_id, "data-mean-stars": r.mean_stars },
-                  h("td", {}, r.team_id),
+                  h("td", {}, teamName(r.team_id)),
                   h("td", { class: "num" }, r.ratings),
                   h("td", { class: "num" }, `${r.mean_stars} ★`),
                   h("td", { class: r.below_bar ? "num warn" : "num" }, r.below_bar),
@@ -770,7 +770,7 @@ function measureTitles() {
 }
 
 function allowedDimensions(measure) {
-  const dims = DIMENSIONS[measure] ?? ["org_unit"];
+  const dims = state.dimensions[measure] ?? ["org_unit"];
   const node = state.byId.get(state.unit);
   return node?.kind === "rep" ? dims.filter((d) => d !== "org_unit") : dims;
 }
@@ -783,7 +783,7 @@ function fitCauseDimension() {
 function renderCauseControls() {
   const titles = measureTitles();
   $("#cause-measure").replaceChildren(
-    ...Object.keys(DIMENSIONS).map((m) =>
+    ...Object.keys(state.dimensions).map((m) =>
       h("option", { value: m, selected: m === state.cause.measure }, titles[m] ?? m),
     ),
   );

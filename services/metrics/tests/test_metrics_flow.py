@@ -253,3 +253,18 @@ async def test_the_api_is_described_for_bi_tools(metrics: RunningService) -> Non
     schema = (await metrics.client.get("/openapi.json")).json()
     for path in ("/indicators", "/figures/{measure}", "/causes", "/records", "/health-dashboard"):
         assert path in schema["paths"], path
+
+
+async def test_the_measures_say_what_each_splits_by_and_names_come_by_id(
+    metrics: RunningService,
+) -> None:
+    director = metrics.auth(DIRECTOR)
+    measures = {
+        m["name"]: m for m in (await metrics.client.get("/measures", headers=director)).json()
+    }
+    assert measures["penetration"]["dimensions"] == ["org_unit", "tier"]
+    assert "department" in measures["on_time"]["dimensions"]
+    assert measures["trace"]["indicator"] == "trace"
+    names = (await metrics.client.get("/names", headers=director)).json()
+    assert names["people"]["te-luo-bin"] == "罗斌"
+    assert names["teams"]["tech-electrical"] == "电气与认证组"
