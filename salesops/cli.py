@@ -165,6 +165,21 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _events_tail(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from salesops.tail import SettingsError, load_tail_settings, run_tail
+
+    try:
+        settings = load_tail_settings()
+    except SettingsError as exc:
+        print(f"salesops events tail: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(
+        run_tail(settings, args.subject, from_start=args.from_start, as_json=args.json)
+    )
+
+
 def _org_check(args: argparse.Namespace) -> int:
     from salesops.orgdir import OrgDirectoryError, load_org_directory
     from salesops.policy import PolicyError, load_policy
@@ -228,6 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
         "over when caught up, while the service keeps answering (settings from SALESOPS_*)",
     )
     rebuild.set_defaults(run=_metrics_rebuild)
+
+    events = commands.add_parser("events", help="the events on NATS")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    tail = events_commands.add_parser(
+        "tail",
+        help="print events as they are published, one line each, until Ctrl-C "
+        "(SALESOPS_NATS_URL, SALESOPS_NATS_NAMESPACE, SALESOPS_NATS_USER/_PASSWORD)",
+    )
+    tail.add_argument(
+        "subject", nargs="?", help="NATS subject, wildcards allowed (default sales.>)"
+    )
+    tail.add_argument(
+        "--from-start", action="store_true", help="replay the streams from their first event"
+    )
+    tail.add_argument("--json", action="store_true", help="the whole CloudEvents envelope")
+    tail.set_defaults(run=_events_tail)
 
     org = commands.add_parser("org", help="org directory and policy files")
     org_commands = org.add_subparsers(dest="org_command", required=True)
