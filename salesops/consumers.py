@@ -24,6 +24,7 @@ loop below is the few lines that avoid all three: fetch, handle in order, ack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -130,6 +131,7 @@ class EventConsumers:
         self._fetch_timeout = fetch_timeout
         self._subscriptions: list[_Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._pulls: list[JetStreamContext.PullSubscription] = []
         self._in_hand: set[asyncio.Future[None]] = set()
         self._stop = asyncio.Event()
 
@@ -207,6 +209,7 @@ class EventConsumers:
                     max_deliver=-1,
                 ),
             )
+            self._pulls.append(pull)
             self._tasks.append(asyncio.create_task(self._consume(pull, subscription)))
 
     async def stop(self) -> None:
@@ -217,6 +220,13 @@ class EventConsumers:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*self._in_hand, return_exceptions=True)
         self._tasks.clear()
+        # Unsubscribed here, the connection's drain does not wait on them: nats-py leaves
+        # the status messages a cancelled fetch took off a pull subscription's queue
+        # unfinished, and drain would wait for them until its timeout.
+        for pull in self._pulls:
+            with contextlib.suppress(Exception):
+                await pull.unsubscribe()
+        self._pulls.clear()
 
     async def _consume(self, pull: JetStreamContext.PullSubscription, sub: _Subscription) -> None:
         while not self._stop.is_set():
