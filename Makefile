@@ -41,7 +41,7 @@ chromium:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy salesops contracts services tests bench conftest.py
+	$(BIN)/mypy salesops contracts services tests bench examples conftest.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -52,8 +52,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+## contracts: regenerate the published JSON Schemas and AsyncAPI (commit them); refuses a breaking change without a new schema_version
 contracts: $(STAMP)
-	$(BIN)/salesops contracts export contracts-out
+	$(BIN)/salesops contracts export contracts/published
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache contracts-out bench-results
