@@ -217,15 +217,21 @@ def test_a_stray_schema_file_fails(tmp_path: Path) -> None:
 # --- regenerating never launders a break ---------------------------------------------------
 
 
+DECISION = EVENT_TYPES["DecisionStateChanged"]
+# Whatever version it is at when this runs: the current one is the one to protect.
+DECISION_NOW = f"DecisionStateChanged v{DECISION.schema_version}"
+DECISION_NEXT = f"DecisionStateChanged.schema_version = {DECISION.schema_version + 1}"
+
+
 @pytest.fixture
 def published_copy(tmp_path: Path) -> Path:
-    """The published folder as it would be if v1 of DecisionStateChanged had a `region`.
+    """The published folder as if DecisionStateChanged's current version had a `region`.
 
     The code has no such field, so to the checker the code removed it: a breaking change.
     """
     directory = tmp_path / "published"
     export_contracts(directory)
-    path = directory / schema_file_name(EVENT_TYPES["DecisionStateChanged"])
+    path = directory / schema_file_name(DECISION)
     schema = json.loads(path.read_text())
     schema["$defs"]["DecisionStateChanged"]["properties"]["region"] = {"type": "string"}
     path.write_text(json.dumps(schema))
@@ -236,7 +242,7 @@ def test_publishing_refuses_to_overwrite_a_schema_with_an_incompatible_one(
     published_copy: Path,
 ) -> None:
     before = {path.name: path.read_bytes() for path in published_copy.iterdir()}
-    with pytest.raises(BreakingChange, match=r"DecisionStateChanged v1: data\.region: field"):
+    with pytest.raises(BreakingChange, match=rf"{DECISION_NOW}: data\.region: field removed"):
         publish_contracts(published_copy)
     assert {path.name: path.read_bytes() for path in published_copy.iterdir()} == before
 
@@ -255,8 +261,8 @@ def test_the_export_command_refuses_too_and_says_what_to_do(published_copy: Path
     result = salesops("contracts", "export", str(published_copy))
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "DecisionStateChanged v1: data.region: field removed" in result.stderr
-    assert "DecisionStateChanged.schema_version = 2" in result.stderr
+    assert f"{DECISION_NOW}: data.region: field removed" in result.stderr
+    assert DECISION_NEXT in result.stderr
 
 
 def test_the_check_command_reports_problems_and_passes_on_the_published_set(

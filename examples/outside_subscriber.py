@@ -62,7 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nats-url", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
     parser.add_argument("--user", default=os.environ.get("NATS_USER"), help="e.g. subscriber")
     parser.add_argument("--password", default=os.environ.get("NATS_PASSWORD"))
-    parser.add_argument("--durable", default="crm-sync", help="this system's consumer name")
+    parser.add_argument(
+        "--durable",
+        default="subscriber_crm_sync",  # subscriber_<system>: the convention for outside readers
+        help="this system's consumer name",
+    )
     parser.add_argument("--db", default="crm-sync.sqlite3", help="this system's own database")
     parser.add_argument(
         "--namespace",

@@ -96,8 +96,6 @@ async def subscriber(
         nats_url,
         "--namespace",
         namespace,
-        "--durable",
-        "crm-sync",
         "--db",
         str(db),
         stdout=asyncio.subprocess.PIPE,
@@ -168,7 +166,9 @@ async def test_the_example_applies_each_decision_once_and_resumes_where_it_stopp
         await lines_matching(output, 7)
     assert process.returncode == 0
     stream = f"{namespace.upper().replace('.', '_')}_SALES_CUSTOMERS"
-    assert output[0] == f"following {namespace}.sales.customers.> in {stream} as crm-sync"
+    assert (
+        output[0] == f"following {namespace}.sales.customers.> in {stream} as subscriber_crm_sync"
+    )
     verbs = [line.split(" ", 1)[0] for line in output[1:]]
     assert verbs == [
         "ignored",  # CustomerRegistered: not this system's business
@@ -194,5 +194,5 @@ async def test_the_example_applies_each_decision_once_and_resumes_where_it_stopp
         await asyncio.sleep(1.5)  # one more fetch: nothing old comes back
     assert [line.split(" ", 1)[0] for line in again[1:]] == ["applied", "stopped"], again
     assert decision_rows(db)[1] == ("cus-2", "chose_competitor", 2)
-    consumer = await js.consumer_info(stream, "crm-sync")
+    consumer = await js.consumer_info(stream, "subscriber_crm_sync")
     assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
