@@ -24,6 +24,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesops.clock import Clock
+from salesops.opsmetrics import OperationalMetrics
 from salesops.orgdir import OrgDirectory
 from salesops.policy import Policy
 from salesops.problems import install_problem_handlers
@@ -80,6 +81,9 @@ def create_service_app(
     poll_timers: bool = True,
 ) -> FastAPI:
     """The ASGI app of one service; connections open in its lifespan, not at import."""
+    registry = CollectorRegistry()
+    # The runtime's counters and sampled gauges go to the registry /metrics serves.
+    operational = OperationalMetrics(registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +94,7 @@ def create_service_app(
             directory=directory,
             policy=policy,
             poll_timers=poll_timers,
+            metrics=operational,
         ) as (runtime, service):
             app.state.runtime = runtime
             app.state.service = service
@@ -100,7 +105,6 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    registry = CollectorRegistry()
     app.add_middleware(_HttpMetrics, registry=registry)
     install_problem_handlers(app)
     for router in definition.routers:
@@ -127,11 +131,12 @@ def create_service_app(
 
 
 def _instrument(app: FastAPI) -> None:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
+    from salesops.telemetry import instrument_database, tracing_active
 
     # Only when a real provider is installed: the instrumentation costs on every request.
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
+    if tracing_active():
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        # The database writes of a command, timer or consumer appear in its trace.
+        instrument_database()

@@ -104,6 +104,15 @@ class _Subscription:
     batch_handler: BatchHandler | None = None
 
 
+@dataclass(frozen=True)
+class Durable:
+    """Where one subscription's durable consumer lives (for its lag and dead letters)."""
+
+    stream: str
+    consumer: str
+    dead_letter_subject: str
+
+
 class EventConsumers:
     """The durable consumers of one service."""
 
@@ -185,6 +194,10 @@ class EventConsumers:
         self._subscriptions[-1] = dataclasses.replace(
             self._subscriptions[-1], batch_handler=handler
         )
+
+    def durables(self) -> list[Durable]:
+        """The durable consumers subscribed so far, for the metrics sampler."""
+        return [Durable(s.stream, s.consumer, s.dead_letter_subject) for s in self._subscriptions]
 
     async def start(self) -> None:
         """Create (or join) the durable consumers and start fetching."""

@@ -7,6 +7,7 @@ outbox row in the same statement, so they reach NATS if and only if they are sto
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pydantic import BaseModel
 from contracts.base import IntegrationEvent
 from salesops.clock import Clock, SystemClock
 from salesops.db import DbConnection, Migration
+from salesops.opsmetrics import OperationalMetrics
+from salesops.telemetry import tracer, tracing_active
 
 EVENT_STORE_MIGRATIONS = (
     Migration(
@@ -192,12 +195,37 @@ def _schema_version(event: BaseModel) -> int:
     return int(getattr(type(event), "schema_version", 1))
 
 
+def _append_span(
+    stream_ids: Sequence[str], event_types: Sequence[str]
+) -> contextlib.AbstractContextManager[Any]:
+    """A span around the append statement, naming what was written (nothing without tracing)."""
+    if not tracing_active():
+        return contextlib.nullcontext()
+    return tracer.start_as_current_span(
+        "eventstore append",
+        attributes={
+            "db.system.name": "postgresql",
+            "db.operation.name": "append",
+            "salesops.stream.id": list(stream_ids),
+            "salesops.event.types": list(event_types),
+            "salesops.event.count": len(event_types),
+        },
+    )
+
+
 class EventStore:
     """Append to and read from the event streams of one service schema."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock | None = None,
+        *,
+        metrics: OperationalMetrics | None = None,
+    ) -> None:
         self._pool = pool
         self._clock = clock or SystemClock()
+        self._metrics = metrics
 
     async def append(
         self,
@@ -230,12 +258,13 @@ class EventStore:
         public = [i for i, e in zip(ids, events, strict=True) if isinstance(e, IntegrationEvent)]
         recorded_at = self._clock.now()
         meta = metadata.as_json()
+        event_types = [type(e).__name__ for e in events]
         args = (
             stream_id,
             new_version,
             count,
             ids,
-            [type(e).__name__ for e in events],
+            event_types,
             [_schema_version(e) for e in events],
             [e.model_dump_json() for e in events],
             meta,
@@ -243,16 +272,19 @@ class EventStore:
             public,
         )
         sql = _APPEND.format(claim=claim)
-        try:
-            if conn is None:
-                rows = await self._pool.fetch(sql, *args)
-            else:
-                rows = await conn.fetch(sql, *args)
-        except asyncpg.UniqueViolationError:
-            rows = []
+        with _append_span([stream_id], event_types):
+            try:
+                if conn is None:
+                    rows = await self._pool.fetch(sql, *args)
+                else:
+                    rows = await conn.fetch(sql, *args)
+            except asyncpg.UniqueViolationError:
+                rows = []
         if not rows:
             actual = await self.stream_version(stream_id, conn=conn)
             raise ConcurrencyConflict(stream_id, expected_version, actual)
+        if self._metrics is not None:
+            self._metrics.appended(event_types)
         return [
             RecordedEvent(
                 position=row["position"],
@@ -304,22 +336,25 @@ class EventStore:
                 columns[2].append(type(event).__name__)
                 columns[3].append(_schema_version(event))
                 columns[4].append(event.model_dump_json())
-        row = await conn.fetchrow(
-            _APPEND_MANY,
-            [item.stream_id for item in items],
-            [item.expected_version for item in items],
-            [len(item.events) for item in items],
-            ids,
-            *columns,
-            metadata.as_json(),
-            recorded_at,
-            public,
-        )
+        with _append_span([item.stream_id for item in items], columns[2]):
+            row = await conn.fetchrow(
+                _APPEND_MANY,
+                [item.stream_id for item in items],
+                [item.expected_version for item in items],
+                [len(item.events) for item in items],
+                ids,
+                *columns,
+                metadata.as_json(),
+                recorded_at,
+                public,
+            )
         assert row is not None
         if row["stale"]:
             stale = next(item for item in items if item.stream_id == row["stale"][0])
             actual = await self.stream_version(stale.stream_id, conn=conn)
             raise ConcurrencyConflict(stale.stream_id, stale.expected_version, actual)
+        if self._metrics is not None:
+            self._metrics.appended(columns[2])
         position_of = dict(zip(row["event_ids"], row["positions"], strict=True))
         results: dict[str, list[RecordedEvent]] = {}
         event_ids = iter(ids)

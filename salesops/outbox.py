@@ -24,6 +24,7 @@ from opentelemetry import trace
 from contracts.envelope import CLOUDEVENTS_CONTENT_TYPE, envelope_json
 from contracts.registry import event_class
 from salesops.db import DbConnection
+from salesops.opsmetrics import OperationalMetrics
 from salesops.telemetry import (
     context_from_traceparent,
     inject_trace_headers,
@@ -57,6 +58,7 @@ class OutboxRelay:
         idle_interval: float = 0.05,
         publish_timeout: float = 10.0,
         after_publish: Callable[[list[int]], Any] | None = None,
+        metrics: OperationalMetrics | None = None,
     ) -> None:
         self._pool = pool
         self._js = js
@@ -68,6 +70,7 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
         # Test hook: lets a fault test stop the relay between publishing and marking.
         self._after_publish = after_publish
+        self._metrics = metrics
         self.published_total = 0
 
     async def publish_pending(self, conn: DbConnection | None = None) -> int:
@@ -94,6 +97,9 @@ class OutboxRelay:
             self._after_publish(positions)
         await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", positions)
         self.published_total += len(rows)
+        if self._metrics is not None:
+            # Progress an alert can watch: pending rows while this stands still = relay stuck.
+            self._metrics.outbox_published.inc(len(rows))
         return len(rows)
 
     async def _publish(self, row: asyncpg.Record, traced: bool) -> asyncio.Future[Any]:
@@ -134,6 +140,8 @@ class OutboxRelay:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", event_id)
+            span.set_attribute("salesops.event.type", row["event_type"])
+            span.set_attribute("salesops.stream.id", row["stream_id"])
             # The consumers continue from this publish span, itself a child of the command.
             inject_trace_headers(headers)
             return await self._js.publish_async(subject, body, headers=headers)
@@ -156,11 +164,17 @@ class OutboxRelay:
                                 "SELECT pg_advisory_unlock(hashtext($1))", self._lock_key
                             )
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                self._failed()
                 log.warning("outbox relay paused: %s", exc)
                 await _wait(stop, 1.0)
             except Exception:  # keep relaying; a dead relay loses nothing but delays everything
+                self._failed()
                 log.exception("outbox relay failed; retrying")
                 await _wait(stop, 1.0)
+
+    def _failed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.outbox_relay_failures.inc()
 
     async def _relay_while_leader(self, conn: DbConnection, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -18,6 +18,7 @@ import httpx
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from contracts.subjects import dead_letter_stream_name
 from salesops.auth import TokenIssuer
 from salesops.clock import Clock, SystemClock
 from salesops.consumers import EventConsumers
@@ -25,6 +26,7 @@ from salesops.db import Migration, apply_migrations, create_pool
 from salesops.eventstore import EventStore
 from salesops.jetstream import connect_nats, ensure_dead_letter_stream, ensure_service_stream
 from salesops.oidc import OidcVerifier
+from salesops.opsmetrics import MetricsSampler, OperationalMetrics
 from salesops.orgdir import OrgDirectory, load_org_directory
 from salesops.outbox import OutboxRelay
 from salesops.policy import Policy, load_policy
@@ -53,6 +55,9 @@ class ServiceRuntime:
     timer_poller: TimerPoller | None = None
     #: Verifies the company's OIDC provider's tokens, when one is configured.
     oidc: OidcVerifier | None = None
+    #: Counters and sampled gauges served on /metrics (the chassis's registry).
+    metrics: OperationalMetrics = field(default_factory=OperationalMetrics)
+    sampler: MetricsSampler | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -110,9 +115,11 @@ async def start_runtime(
     directory: OrgDirectory | None = None,
     policy: Policy | None = None,
     poll_timers: bool = True,
+    metrics: OperationalMetrics | None = None,
 ) -> AsyncIterator[tuple[ServiceRuntime, Any]]:
     """Connect, migrate, start the relay, timers and consumers; stop them all on exit."""
     clock = clock or SystemClock()
+    metrics = metrics or OperationalMetrics()
     directory = directory or load_org_directory(settings.org_file)
     policy = policy or load_policy(settings.policy_file)
     schema = settings.schema_for(definition.name)
@@ -142,7 +149,8 @@ async def start_runtime(
             pool=pool,
             nats=nc,
             js=js,
-            store=EventStore(pool, clock),
+            store=EventStore(pool, clock, metrics=metrics),
+            metrics=metrics,
             consumers=EventConsumers(
                 pool,
                 js,
@@ -162,12 +170,17 @@ async def start_runtime(
                 schema=schema,
                 namespace=settings.nats_namespace,
                 batch_size=settings.relay_batch_size,
+                metrics=metrics,
             )
             runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
         timer_handlers = definition.timers(service)
         if timer_handlers:
             runtime.timer_poller = TimerPoller(
-                pool, clock, timer_handlers, poll_interval=settings.timer_poll_seconds
+                pool,
+                clock,
+                timer_handlers,
+                poll_interval=settings.timer_poll_seconds,
+                metrics=metrics,
             )
             # Tests that move a manual clock fire timers (and run workers) themselves.
             if poll_timers:
@@ -177,6 +190,21 @@ async def start_runtime(
         if poll_timers:
             for worker in definition.workers(service):
                 runtime.background.append(asyncio.create_task(worker(runtime.stop)))
+        runtime.sampler = MetricsSampler(
+            metrics,
+            pool,
+            clock,
+            js=js,
+            consumers=runtime.consumers,
+            dead_letter_stream=dead_letter_stream_name(settings.nats_namespace),
+        )
+        # Like the timers: tests with a manual clock sample when they want to look.
+        if poll_timers:
+            runtime.background.append(
+                asyncio.create_task(
+                    runtime.sampler.run(runtime.stop, settings.metrics_sample_seconds)
+                )
+            )
         await runtime.consumers.start()
         try:
             yield runtime, service

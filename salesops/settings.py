@@ -93,6 +93,12 @@ class ServiceSettings(CommonSettings):
     object_store_secret_key: str | None = None
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    metrics_sample_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="How often the outbox, timer, consumer-lag and dead-letter gauges are sampled",
+    )
 
     @field_validator("database_url")
     @classmethod

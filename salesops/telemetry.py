@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -16,11 +17,24 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 from pythonjsonlogger.json import JsonFormatter
 
 _propagator = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("salesops")
+
+#: Span attributes an SRE searches traces by (Jaeger: Tags ``ticket.id=tkt-...``).
+TICKET_ID = "ticket.id"
+TICKET_STAGE = "ticket.stage"
+TICKET_TEAM = "ticket.team"
+TICKET_ESCALATION_LEVEL = "ticket.escalation_level"
 
 
 def tracing_active() -> bool:
@@ -60,10 +74,84 @@ def configure_tracing(service_name: str, exporter: SpanExporter | None = None) -
         exporter = OTLPSpanExporter()
     if exporter is None:
         return False
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), sampler=trace_sampler()
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return True
+
+
+class _NoOrphanQueries(Sampler):
+    """Root decision: everything except a database query outside any trace.
+
+    With asyncpg instrumented, every query makes a span. Inside a command, timer or consumer
+    that is what shows the database writes of the trace; outside one it is the relay's,
+    poller's and sampler's polling several times a second, which would bury the real traces
+    in single-span ones.
+    """
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Any = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        query = kind is trace.SpanKind.CLIENT and bool(
+            attributes and ("db.system" in attributes or "db.system.name" in attributes)
+        )
+        decision = Decision.DROP if query else Decision.RECORD_AND_SAMPLE
+        return SamplingResult(decision, attributes if not query else None, trace_state)
+
+    def get_description(self) -> str:
+        return "NoOrphanQueries"
+
+
+def trace_sampler() -> Sampler:
+    """The services' sampler: follow the parent's decision; at a root, drop lone queries."""
+    return ParentBased(root=_NoOrphanQueries())
+
+
+def instrument_database() -> None:
+    """Trace asyncpg queries (once per process, and only when spans are recorded at all)."""
+    if not tracing_active():
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+def ticket_attributes(
+    ticket_id: str,
+    stage: str | None = None,
+    team_id: str | None = None,
+    escalation_level: int | None = None,
+) -> dict[str, str | int]:
+    """The attributes of a span that concerns a ticket (the same names on every service)."""
+    found: dict[str, str | int] = {TICKET_ID: ticket_id}
+    if stage is not None:
+        found[TICKET_STAGE] = str(stage)
+    if team_id is not None:
+        found[TICKET_TEAM] = team_id
+    if escalation_level is not None:
+        found[TICKET_ESCALATION_LEVEL] = escalation_level
+    return found
+
+
+def annotate_span(attributes: Mapping[str, str | int]) -> None:
+    """Add attributes to the active span (the HTTP request, timer or consumer in hand).
+
+    Costs next to nothing without tracing: the active span is then a non-recording one.
+    """
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(attributes)
 
 
 class _TraceIds(logging.Filter):

@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from salesops.clock import Clock
 from salesops.db import DbConnection, Migration, Statement
+from salesops.opsmetrics import OperationalMetrics
 from salesops.policy import Policy
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 
@@ -150,6 +151,7 @@ class TimerPoller:
         batch_size: int = 200,
         poll_interval: float = 0.5,
         max_attempts: int = 10,
+        metrics: OperationalMetrics | None = None,
     ) -> None:
         self._pool = pool
         self._clock = clock
@@ -157,6 +159,7 @@ class TimerPoller:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_attempts = max_attempts
+        self._metrics = metrics
 
     async def fire_due(self) -> int:
         """Fire one batch of due timers; returns how many fired."""
@@ -190,12 +193,17 @@ class TimerPoller:
             traceparent=row["traceparent"],
         )
         handler = self._handlers.get(timer.kind)
+        # A child of the command that scheduled the timer (its traceparent is stored with it),
+        # so what the timer does later stays in that command's trace.
+        lateness = (now - timer.due_at).total_seconds()
         with tracer.start_as_current_span(
             f"timer {timer.kind}",
             context=context_from_traceparent(timer.traceparent),
             kind=trace.SpanKind.INTERNAL,
         ) as span:
             span.set_attribute("salesops.timer.id", timer.timer_id)
+            span.set_attribute("salesops.timer.kind", timer.kind)
+            span.set_attribute("salesops.timer.lateness_seconds", lateness)
             try:
                 if handler is None:
                     raise LookupError(f"no handler for timer kind {timer.kind!r}")
@@ -217,6 +225,9 @@ class TimerPoller:
         await conn.execute(
             "UPDATE timers SET fired_at = $2 WHERE timer_id = $1", timer.timer_id, now
         )
+        if self._metrics is not None:
+            # After a failed attempt due_at is the retry time: lateness counts from that.
+            self._metrics.timer_lateness.labels(timer.kind).observe(max(0.0, lateness))
         return True
 
     async def run(self, stop: asyncio.Event) -> None:

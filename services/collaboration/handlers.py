@@ -34,6 +34,7 @@ from salesops.policy import Policy
 from salesops.problems import DomainError, Forbidden, NotFound
 from salesops.recording import EventRecorder, metadata_for, published_events
 from salesops.settings import ConfigurationError
+from salesops.telemetry import annotate_span, ticket_attributes
 from salesops.timers import cancel_prefix_statement, just_after, schedule_statement
 from services.collaboration import quality, read_model
 from services.collaboration import ticket as rules
@@ -45,6 +46,11 @@ STAGE_DUE = "collaboration.stage_due"
 
 def ticket_stream(ticket_id: str) -> str:
     return f"ticket-{ticket_id}"
+
+
+def _in_trace(ticket_id: str, stage: TicketStage | None = None, team_id: str | None = None) -> None:
+    """Tag the command's span (the HTTP request) with the ticket, so its trace is found by id."""
+    annotate_span(ticket_attributes(ticket_id, stage, team_id))
 
 
 def sla_rules(policy: Policy) -> dict[TicketStage, SlaRule]:
@@ -173,6 +179,8 @@ class TicketService:
             known = ", ".join(d.id for d in self.directory.document_types)
             raise DomainError(f"{exc}; known: {known}", field="document_types") from None
         ticket_id = f"tkt-{uuid.uuid4().hex[:10]}"
+        # The tech stage(s) start here; their SLA timers carry this request's trace.
+        _in_trace(ticket_id, TECH)
         async with self.pool.acquire() as conn, conn.transaction():
             customer = await known_customer(conn, customer_id)
             if not oversees(self.directory, actor, customer.owner_id):
@@ -232,6 +240,7 @@ class TicketService:
         missing_items: list[str],
     ) -> asyncpg.Record:
         now = self.clock.now()
+        _in_trace(ticket_id, TECH, team_id)
 
         def decide(t: Ticket) -> list[BaseModel]:
             team = self._team_of(t, team_id)
@@ -263,6 +272,7 @@ class TicketService:
         self, actor: Actor, ticket_id: str, team_id: str, info: str
     ) -> asyncpg.Record:
         now = self.clock.now()
+        _in_trace(ticket_id, TECH, team_id)
         return await self.act(
             actor,
             ticket_id,
@@ -278,6 +288,7 @@ class TicketService:
 
     async def start_stocking(self, actor: Actor, ticket_id: str) -> asyncpg.Record:
         now = self.clock.now()
+        _in_trace(ticket_id, STOCKING)
         return await self.act(
             actor,
             ticket_id,
@@ -291,6 +302,7 @@ class TicketService:
 
     async def ship(self, actor: Actor, ticket_id: str, tracking: str | None) -> asyncpg.Record:
         now = self.clock.now()
+        _in_trace(ticket_id, RECEIPT)  # shipping starts the receipt stage's clock
         members = frozenset(self.directory.team(self.logistics_team).members)
         return await self.act(
             actor,
@@ -307,6 +319,7 @@ class TicketService:
 
     async def confirm_receipt(self, actor: Actor, ticket_id: str) -> asyncpg.Record:
         now = self.clock.now()
+        _in_trace(ticket_id, RECEIPT)
         return await self.act(
             actor,
             ticket_id,
@@ -320,6 +333,7 @@ class TicketService:
     ) -> asyncpg.Record:
         quality.validate_rating(stars, comment)
         now = self.clock.now()
+        _in_trace(ticket_id)
 
         def decide(t: Ticket) -> list[BaseModel]:
             teams = [s.team_id for s in t.tech_stages() if s.team_id] + [self.logistics_team]

@@ -22,7 +22,7 @@ def bootstrap(runtime: ServiceRuntime) -> CollaborationApp:
         runtime.pool, runtime.store, runtime.clock, runtime.directory, runtime.policy
     )
     known_customers.follow_customers(runtime.consumers)
-    return CollaborationApp(tickets, StageDeadlines(tickets))
+    return CollaborationApp(tickets, StageDeadlines(tickets, runtime.metrics))
 
 
 COLLABORATION = ServiceDefinition(

@@ -27,6 +27,7 @@ from contracts.notifier import NotificationDelivered, NotificationFailed
 from salesops.auth import SYSTEM_ACTOR
 from salesops.clock import Clock
 from salesops.db import DbConnection
+from salesops.opsmetrics import OperationalMetrics
 from salesops.recording import EventRecorder, metadata_for
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
 from services.notifier.messages import Channel, OutgoingMessage, Recipient
@@ -65,16 +66,27 @@ class Planned:
 
 
 async def plan_deliveries(
-    conn: DbConnection, *, event_id: str, event_type: str, planned: list[Planned], now: datetime
+    conn: DbConnection,
+    *,
+    event_id: str,
+    event_type: str,
+    planned: list[Planned],
+    now: datetime,
+    trace_attributes: Mapping[str, str | int] | None = None,
 ) -> int:
-    """Store what to send; returns how many were new (a redelivered event adds none)."""
+    """Store what to send; returns how many were new (a redelivered event adds none).
+
+    The current trace context and ``trace_attributes`` (what the event is about) are kept
+    with each delivery: the send, later and in another task, continues that trace.
+    """
     added = 0
     for p in planned:
         status = "held" if p.hold_until is not None else "pending"
         result = await conn.execute(
             "INSERT INTO deliveries (delivery_id, event_id, event_type, person_id, channel,"
             " robot_key, recipient, message, urgent, status, next_attempt_at, created_at,"
-            " traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " traceparent, trace_attributes)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             " ON CONFLICT (event_id, person_id, channel) DO NOTHING",
             f"dlv-{uuid.uuid4().hex[:16]}",
             event_id,
@@ -89,6 +101,7 @@ async def plan_deliveries(
             p.hold_until or now,
             now,
             current_traceparent(),
+            dict(trace_attributes) if trace_attributes else None,
         )
         added += result == "INSERT 0 1"
     return added
@@ -104,6 +117,7 @@ class DeliveryWorker:
         policy: DeliveryPolicy | None = None,
         rng: random.Random | None = None,
         digest_title: str = "免打扰期间的通知 / While you were away",
+        metrics: OperationalMetrics | None = None,
     ) -> None:
         self._pool = pool
         self._recorder = recorder
@@ -112,6 +126,11 @@ class DeliveryWorker:
         self._policy = policy or DeliveryPolicy()
         self._rng = rng or random.Random()
         self._digest_title = digest_title
+        self._metrics = metrics
+
+    def _count(self, channel: str, status: str) -> None:
+        if self._metrics is not None:
+            self._metrics.notifications.labels(channel, status).inc()
 
     async def tick(self, batch: int = 50) -> int:
         """Release digests whose quiet hours ended, then send what is due; returns sent count."""
@@ -174,10 +193,18 @@ class DeliveryWorker:
             context=context_from_traceparent(row["traceparent"]),
             kind=trace.SpanKind.CLIENT,
         ) as span:
+            if row["trace_attributes"]:
+                span.set_attributes(_json(row["trace_attributes"]))
             span.set_attribute("salesops.delivery.id", row["delivery_id"])
+            span.set_attribute("salesops.delivery.channel", row["channel"])
             span.set_attribute("salesops.delivery.recipient", row["person_id"])
+            span.set_attribute("salesops.event.type", row["event_type"])
             result = await channel.send(message, recipient)
             span.set_attribute("salesops.delivery.ok", result.ok)
+            if result.status_code is not None:
+                span.set_attribute("salesops.delivery.status_code", result.status_code)
+            if not result.ok:
+                span.set_status(trace.StatusCode.ERROR, result.provider_reply[:200])
         attempt = row["attempts"] + 1
         await conn.execute("INSERT INTO robot_sends VALUES ($1, $2)", row["robot_key"], now)
         # Attempt numbers keep counting across a replay; ``attempts`` is the retry budget.
@@ -200,6 +227,7 @@ class DeliveryWorker:
                 now,
                 result.provider_reply[:4000],
             )
+            self._count(row["channel"], "sent")
             await self._publish(
                 conn,
                 row,
@@ -223,6 +251,7 @@ class DeliveryWorker:
                 now + self._policy.backoff(attempt, self._rng),
                 result.provider_reply[:4000],
             )
+            self._count(row["channel"], "failed")
             return False
         await self._give_up(conn, row, now, result.provider_reply, attempts=attempt)
         return False
@@ -237,6 +266,7 @@ class DeliveryWorker:
             attempts,
             reason[:4000],
         )
+        self._count(row["channel"], "dead_lettered")
         await self._publish(
             conn,
             row,

@@ -19,6 +19,7 @@ from salesops.orgdir import Channel as DirectoryChannel
 from salesops.orgdir import Person
 from salesops.recording import EventRecorder
 from salesops.runtime import ServiceDefinition, ServiceRuntime
+from salesops.telemetry import annotate_span, ticket_attributes
 from services.notifier import http, store
 from services.notifier.channels_chat_cn import DingTalkRobot, WeComApp, WeComRobot
 from services.notifier.channels_other import FeishuBot, SignedWebhook, SmtpEmail
@@ -99,7 +100,9 @@ class Notifier:
         self.quiet = quiet
         self.client = client
         self.recorder = EventRecorder(runtime.store, lambda _recorded, _events: [])
-        self.worker = DeliveryWorker(runtime.pool, self.recorder, channels, runtime.clock)
+        self.worker = DeliveryWorker(
+            runtime.pool, self.recorder, channels, runtime.clock, metrics=runtime.metrics
+        )
 
     def _reach(self, person: Person, preferred: str) -> tuple[str, Recipient] | None:
         """The preferred channel if configured and addressable, else the person's next one."""
@@ -158,12 +161,15 @@ class Notifier:
     async def on_event(self, conn: DbConnection, received: ReceivedEvent) -> None:
         now = self.runtime.clock.now()
         event = received.event()
+        about = trace_attributes_of(event)
+        annotate_span(about)  # the consumer's span, found by ticket id like the rest
         await plan_deliveries(
             conn,
             event_id=received.envelope.id,
             event_type=event.event_type(),
             planned=self.plan(event, now),
             now=now,
+            trace_attributes=about,
         )
 
     async def send_loop(self, stop: asyncio.Event) -> None:
@@ -174,6 +180,21 @@ class Notifier:
                 log.exception("notification sender failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
+
+
+def trace_attributes_of(event: IntegrationEvent) -> dict[str, str | int]:
+    """What a ticket event is about, as span attributes (empty for other events)."""
+    ticket_id = getattr(event, "ticket_id", None)
+    if not isinstance(ticket_id, str):
+        return {}
+    stage = getattr(event, "stage", None)
+    level = getattr(event, "escalation_level", None)
+    return ticket_attributes(
+        ticket_id,
+        str(stage) if stage is not None else None,
+        getattr(event, "team_id", None),
+        level if isinstance(level, int) else None,
+    )
 
 
 def bootstrap(runtime: ServiceRuntime) -> Notifier:

@@ -47,4 +47,10 @@ MIGRATIONS = (
         CREATE INDEX robot_sends_recent ON robot_sends (robot_key, sent_at);
         """,
     ),
+    Migration(
+        "4002_delivery_trace_attributes",
+        # What the delivery is about (ticket id, stage, escalation level), put on the span of
+        # each send so a trace search by ticket id finds the outgoing message too.
+        "ALTER TABLE deliveries ADD COLUMN trace_attributes jsonb",
+    ),
 )
