@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from compose_binary import compose_binary
 
 from salesops.settings import DEV_JWT_SECRET
@@ -28,6 +29,9 @@ NATS_CONF = REPO_ROOT / "deploy" / "nats" / "nats-server.conf"
 
 APP_SERVICES = ("customers", "tasks", "collaboration", "notifier", "metrics")
 INFRA_SERVICES = ("nats", "postgres")
+#: Observability with a healthcheck; the collector's image has nothing to run one with.
+OBSERVABILITY_SERVICES = ("jaeger", "mailpit", "prometheus", "grafana")
+DEPLOY = REPO_ROOT / "deploy"
 
 # Variables of the host that would change what `config` prints: leave them out so
 # the result does not depend on the developer's shell.
@@ -167,8 +171,8 @@ def test_app_service_environment(services: Json, name: str) -> None:
     assert env["SALESOPS_HTTP_HOST"] == "0.0.0.0"
     assert env["SALESOPS_HTTP_PORT"] == "8080"
     assert env["SALESOPS_LOG_LEVEL"]
-    # Optional: only passed through when the host sets it, never as "".
-    assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") is None
+    # Traces to the compose collector (OTLP/HTTP), unless the host names another endpoint.
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
 
 
 def test_customers_port(services: Json) -> None:
@@ -407,3 +411,105 @@ def test_dockerignore_keeps_the_build_context_small() -> None:
         "deploy/",
     ):
         assert f"!{needed}" in lines, needed
+
+
+# --------------------------------------------------------------------------- observability
+
+
+def _bind_sources(service: Json) -> dict[str, Path]:
+    """Container path -> host path of a service's read-only bind mounts."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if volume["type"] == "bind":
+            assert volume.get("read_only") is True, volume
+            mounts[volume["target"]] = Path(volume["source"])
+    return mounts
+
+
+def _published(service: Json) -> dict[int, tuple[str, str]]:
+    return {p["target"]: (p.get("host_ip", ""), p["published"]) for p in service["ports"]}
+
+
+@pytest.mark.parametrize("name", [*OBSERVABILITY_SERVICES, "otel-collector"])
+def test_observability_images_are_pinned(services: Json, name: str) -> None:
+    image = services[name]["image"]
+    assert ":" in image
+    assert not image.endswith(":latest"), image
+
+
+@pytest.mark.parametrize("name", OBSERVABILITY_SERVICES)
+def test_observability_service_has_a_healthcheck(services: Json, name: str) -> None:
+    healthcheck = services[name]["healthcheck"]
+    assert healthcheck["test"][0] == "CMD"
+    assert services[name]["restart"] == "unless-stopped"
+
+
+def test_services_send_traces_to_the_collector_and_it_forwards_them_to_jaeger(
+    services: Json,
+) -> None:
+    collector = services["otel-collector"]
+    config_path = _bind_sources(collector)["/etc/otelcol-contrib/config.yaml"]
+    assert config_path == DEPLOY / "otel" / "collector.yaml"
+    assert collector["command"] == ["--config=/etc/otelcol-contrib/config.yaml"]
+    config = yaml.safe_load(config_path.read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    (exporter_name,) = config["service"]["pipelines"]["traces"]["exporters"]
+    exporter = config["exporters"][exporter_name]
+    assert exporter_name.startswith("otlp_grpc")
+    assert exporter["endpoint"] == "jaeger:4317"  # Jaeger's OTLP/gRPC receiver
+    # Every component a pipeline names is defined (the collector refuses to start otherwise).
+    for kind in ("receivers", "processors", "exporters"):
+        for pipeline in config["service"]["pipelines"].values():
+            assert set(pipeline[kind]) <= set(config[kind]), (kind, pipeline)
+    assert set(config["service"]["extensions"]) <= set(config["extensions"])
+    assert collector["depends_on"]["jaeger"]["condition"] == "service_healthy"
+    for name in APP_SERVICES:
+        assert services[name]["depends_on"]["otel-collector"]["condition"] == "service_started"
+    assert _published(services["jaeger"])[16686] == ("127.0.0.1", "16686")
+
+
+def test_the_notifier_mails_into_mailpit(services: Json) -> None:
+    env = services["notifier"]["environment"]
+    assert (
+        env["SALESOPS_NOTIFY_SMTP_HOST"],
+        env["SALESOPS_NOTIFY_SMTP_PORT"],
+        env["SALESOPS_NOTIFY_SMTP_SECURITY"],
+    ) == ("mailpit", "1025", "none")
+    assert services["notifier"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
+    mailpit = _published(services["mailpit"])
+    assert mailpit[8025] == ("127.0.0.1", "8025")  # the UI
+    assert mailpit[1025] == ("127.0.0.1", "1025")  # SMTP
+
+
+def test_prometheus_scrapes_every_service_with_the_alert_rules(services: Json) -> None:
+    mounts = _bind_sources(services["prometheus"])
+    assert mounts["/etc/prometheus/prometheus.yml"] == DEPLOY / "prometheus" / "prometheus.yml"
+    config = yaml.safe_load(mounts["/etc/prometheus/prometheus.yml"].read_text())
+    for rule_file in config["rule_files"]:  # relative to the config file, in the container too
+        assert mounts[f"/etc/prometheus/{rule_file}"] == DEPLOY / "prometheus" / rule_file
+    targets = {
+        job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+        for job in config["scrape_configs"]
+    }
+    assert targets == {name: [f"{name}:8080"] for name in APP_SERVICES}
+    assert _published(services["prometheus"])[9090] == ("127.0.0.1", "9090")
+
+
+def test_grafana_is_provisioned_with_the_dashboard(services: Json) -> None:
+    grafana = services["grafana"]
+    mounts = _bind_sources(grafana)
+    assert mounts["/etc/grafana/provisioning"] == DEPLOY / "grafana" / "provisioning"
+    dashboard = mounts["/etc/grafana/dashboards/salesops-dashboard.json"]
+    assert dashboard == DEPLOY / "grafana" / "salesops-dashboard.json"
+    provider = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/dashboards/salesops.yaml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+    datasources = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )["datasources"]
+    assert [(d["uid"], d["url"]) for d in datasources] == [
+        ("salesops-prometheus", "http://prometheus:9090")
+    ]
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    assert _published(grafana)[3000] == ("127.0.0.1", "3000")
