@@ -278,6 +278,7 @@ async def test_unknown_document_types_are_refused_listing_the_known_ones(
 
 async def test_each_person_lists_the_tickets_they_work_on(service: RunningService) -> None:
     electrical = await submit(service, ["ce_certification_report"])
+    service.clock.advance(timedelta(minutes=1))  # "newest first" needs a newest
     structural = await submit(service, ["installation_drawing_3d"])
 
     async def ids(who: str) -> list[str]:
