@@ -20,22 +20,28 @@ run: $(STAMP)
 	$(BIN)/salesops up
 
 ## test: every test against real PostgreSQL and NATS JetStream (SALESOPS_TEST_*_URL, else Docker, else embedded)
-test: $(STAMP) chromium
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
-# The dashboard's browser test drives Debian's Chromium; installed here only when missing.
-.PHONY: chromium
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Tools some tests drive, from Debian, installed here only when missing: Chromium for the
+# browser tests, a CJK font so their screenshots show Chinese, promtool for the alert rules.
+.PHONY: tools chromium
+tools:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
-	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
-	    || echo "make: could not install chromium; the dashboard's browser test will fail" >&2; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } \
+	    || echo "make: could not install$$missing; the tests that need them will fail" >&2; \
 	  else \
-	    echo "make: /usr/bin/chromium is missing and cannot be installed here (not root or no apt-get);" \
-	      "the dashboard's browser test will fail: run 'sudo apt-get install chromium'" >&2; \
+	    echo "make: missing$$missing and cannot install them here (not root or no apt-get):" \
+	      "run 'sudo apt-get install$$missing'; the tests that need them will fail" >&2; \
 	  fi; \
 	fi
+chromium: tools
 
 ## lint: ruff and mypy --strict
 lint: $(STAMP)

@@ -157,7 +157,10 @@ def test_the_dashboard_is_a_grafana_dashboard_on_the_provisioned_datasource(
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("promtool")
     if binary is None:
-        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+        pytest.fail(
+            "promtool is not installed: `make test` installs it on Debian as root "
+            "(apt-get install --no-install-recommends prometheus)"
+        )
     return subprocess.run(
         [binary, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60, check=False
     )
