@@ -10,6 +10,7 @@ subjects that overlap the filter; those consumers then keep following live.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.registry import UnknownEventType, event_class_for_subject
@@ -31,8 +32,7 @@ from contracts.subjects import SUBJECT_ROOT, service_subjects
 from salesops.settings import ENV_PREFIX
 
 DEFAULT_SUBJECT: Final = f"{SUBJECT_ROOT}.>"
-# How long to keep trying to reach NATS before giving up; afterwards a lost connection
-# is retried for ever (a tail is often left running across a server restart).
+# How long to keep trying to reach NATS at start before giving up.
 CONNECT_SECONDS: Final = 5.0
 
 
@@ -47,8 +47,10 @@ class TailSettings(BaseSettings):
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s)")
     nats_namespace: str = Field(default="", description="Prefix of every subject")
+    # The same variables as ServiceSettings.nats_user/nats_password; for a person, the
+    # read-only `subscriber` user of deploy/nats/authorization.conf is enough.
     nats_user: str | None = Field(default=None, description="NATS user, when auth is on")
-    nats_password: str | None = Field(default=None, description="Its password")
+    nats_password: SecretStr | None = Field(default=None, description="Password of nats_user")
 
     @field_validator("nats_namespace")
     @classmethod
@@ -189,6 +191,63 @@ async def _subscribe_from_start(
     return filters
 
 
+async def _connect(settings: TailSettings, err: TextIO) -> NatsClient | None:
+    """A connection, or None once it is clear there will be none (and why, on ``err``)."""
+    connected = False
+    failures: list[BaseException] = []
+    refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def report_error(exc: Exception) -> None:
+        if connected:
+            print(f"salesops events tail: NATS: {exc}", file=err, flush=True)
+            return
+        # Until the first connection a failure is only remembered: one line at the end
+        # says why NATS could not be reached, instead of one per retry.
+        failures.append(exc)
+        text = str(exc).lower()
+        if ("authorization" in text or "authentication" in text) and not refused.done():
+            refused.set_result(None)  # the same user and password will not do better
+
+    async def report_reconnected() -> None:
+        print("salesops events tail: reconnected", file=err, flush=True)
+
+    password = settings.nats_password
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=settings.nats_url.split(","),
+            name="salesops-events-tail",
+            user=settings.nats_user,
+            password=password.get_secret_value() if password is not None else None,
+            # Once connected, a lost connection is retried for ever: a tail is often left
+            # running across a server restart.
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=report_error,
+            reconnected_cb=report_reconnected,
+        )
+    )
+    either: list[asyncio.Future[Any]] = [connecting, refused]
+    await asyncio.wait(either, timeout=CONNECT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    refused.cancel()
+    if connecting.done():
+        failed = connecting.exception()
+        if failed is None:
+            connected = True
+            return connecting.result()
+        failures.append(failed)  # e.g. a URL nats-py cannot parse
+    else:
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+    cause = failures[-1] if failures else TimeoutError(f"no answer in {CONNECT_SECONDS:g} s")
+    print(
+        f"salesops events tail: cannot reach NATS at {settings.nats_url} "
+        f"(SALESOPS_NATS_URL, SALESOPS_NATS_USER/_PASSWORD): {cause}",
+        file=err,
+    )
+    return None
+
+
 async def run_tail(
     settings: TailSettings,
     subject: str | None,
@@ -199,46 +258,14 @@ async def run_tail(
 ) -> int:
     """Print events until SIGINT/SIGTERM; 0 on a clean stop."""
     tail = Tail(as_json=as_json)
-    nc_ready = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, tail.stop.set)
     wanted = full_subject(subject, settings.nats_namespace)
 
-    # Until the first connection, a failed attempt is only remembered: one line at the end
-    # says why NATS could not be reached, instead of one per retry.
-    connect_errors: list[Exception] = []
-
-    async def report_error(exc: Exception) -> None:
-        if not nc_ready.is_set():
-            connect_errors.append(exc)
-            return
-        print(f"salesops events tail: NATS: {exc}", file=err, flush=True)
-
-    async def report_reconnected() -> None:
-        print("salesops events tail: reconnected", file=err, flush=True)
-
-    try:
-        async with asyncio.timeout(CONNECT_SECONDS):
-            nc = await nats.connect(
-                servers=settings.nats_url.split(","),
-                name="salesops-events-tail",
-                user=settings.nats_user,
-                password=settings.nats_password,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=report_error,
-                reconnected_cb=report_reconnected,
-            )
-    except (TimeoutError, OSError, NatsError) as exc:
-        cause = connect_errors[-1] if connect_errors else exc
-        print(
-            f"salesops events tail: cannot reach NATS at {settings.nats_url} "
-            f"(SALESOPS_NATS_URL): {str(cause) or type(cause).__name__}",
-            file=err,
-        )
+    nc = await _connect(settings, err)
+    if nc is None:
         return 1
-    nc_ready.set()
     try:
         if from_start:
             filters = await _subscribe_from_start(nc, wanted, tail.on_message)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -19,6 +24,7 @@ from nats.js import JetStreamContext
 from contracts.base import IntegrationEvent
 from contracts.envelope import Envelope
 from contracts.registry import EVENT_TYPES
+from salesops.embedded import free_port, nats_server_binary
 from salesops.jetstream import ensure_service_stream
 from salesops.settings import REPO_ROOT
 from salesops.tail import format_event, full_subject, subject_intersection
@@ -191,9 +197,64 @@ async def test_tail_survives_a_message_that_is_not_an_envelope(
     assert good.startswith("2026-03-02T01:30:00Z  DecisionStateChanged  cus-0042  p-rep-li-na  ")
 
 
-def test_tail_refuses_a_malformed_namespace_naming_the_variable() -> None:
-    import subprocess
+@pytest.fixture
+def nats_with_a_password() -> Iterator[str]:
+    """A server of this test's own whose only user is `reader` (no JetStream needed live)."""
+    port = free_port()
+    command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        [*command, "--user", "reader", "--pass", "reader-secret"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            assert server.poll() is None, "nats-server exited"
+            assert time.monotonic() < deadline, "nats-server does not listen"
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
+
+@pytest.mark.integration
+async def test_tail_logs_in_with_the_nats_user_and_password_settings(
+    nats_with_a_password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = nats_with_a_password
+    monkeypatch.setenv("SALESOPS_NATS_USER", "reader")
+    monkeypatch.setenv("SALESOPS_NATS_PASSWORD", "reader-secret")
+    async with tail(url, "") as running:
+        publisher = await nats.connect(url, user="reader", password="reader-secret")
+        try:
+            await publisher.publish("sales.customers.customer_went_stale", b'{"actor": "system"}')
+        finally:
+            await publisher.close()
+        assert (await running.line()).split("  ")[1:4] == ["CustomerWentStale", "?", "system"]
+
+    monkeypatch.setenv("SALESOPS_NATS_PASSWORD", "wrong")
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "salesops.cli",
+        "events",
+        "tail",
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SALESOPS_NATS_URL": url},
+    )
+    _, stderr = await refused.communicate()
+    assert refused.returncode == 1
+    # Refused at once (a retry with the same password cannot succeed), saying why.
+    assert f"cannot reach NATS at {url}" in stderr.decode()
+    assert "Authorization Violation" in stderr.decode()
+    assert "wrong" not in stderr.decode()  # the password is never printed
+
+
+def test_tail_refuses_a_malformed_namespace_naming_the_variable() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "salesops.cli", "events", "tail"],
         capture_output=True,
