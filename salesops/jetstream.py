@@ -23,11 +23,24 @@ from contracts.subjects import (
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
-async def connect_nats(url: str, *, name: str, **options: Any) -> NatsClient:
-    """A NATS connection that keeps reconnecting for ever instead of giving up."""
+async def connect_nats(
+    url: str,
+    *,
+    name: str,
+    user: str | None = None,
+    password: str | None = None,
+    **options: Any,
+) -> NatsClient:
+    """A NATS connection that keeps reconnecting for ever instead of giving up.
+
+    ``user``/``password``: one of the users of deploy/nats/authorization.conf; None on a
+    server without authorization. A refused password is retried like an absent server.
+    """
     return await nats.connect(
         servers=url.split(","),
         name=name,
+        user=user,
+        password=password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         **options,

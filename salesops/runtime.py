@@ -126,7 +126,16 @@ async def start_runtime(
     pool = await create_pool(settings.database_url, schema)
     try:
         await apply_migrations(pool, schema, [*RUNTIME_MIGRATIONS, *definition.migrations])
-        nc = await connect_nats(settings.nats_url, name=f"salesops-{definition.name}")
+        password = settings.nats_password
+        nc = await connect_nats(
+            settings.nats_url,
+            name=f"salesops-{definition.name}",
+            user=settings.nats_user,
+            password=password.get_secret_value() if password is not None else None,
+            # Replies (JetStream acks, pulled messages) on an inbox of the service's own:
+            # its NATS user may subscribe to nothing else (deploy/nats/authorization.conf).
+            inbox_prefix=f"_INBOX_{definition.name}",
+        )
         js = nc.jetstream()
         if definition.publishes:
             await ensure_service_stream(

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from salesops.oidc import OidcConfig
@@ -77,6 +77,13 @@ class ServiceSettings(CommonSettings):
         description="Replicas of the streams the service creates: 1 on a single server, "
         "3 (or 5) on a JetStream cluster so a stream survives the loss of a node",
     )
+    nats_user: str | None = Field(
+        default=None,
+        description="The service's NATS user (deploy/nats/authorization.conf); "
+        "unset on a NATS without authorization",
+    )
+    # SecretStr: shown as '**********' wherever the settings are printed or logged.
+    nats_password: SecretStr | None = Field(default=None, description="Password of nats_user")
     db_schema: str | None = Field(
         default=None, description="PostgreSQL schema of the service; defaults to its name"
     )

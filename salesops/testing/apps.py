@@ -61,13 +61,18 @@ async def running_service(
     clock: ManualClock,
     on_port: bool = False,
     poll_timers: bool = False,
+    nats_user: str | None = None,
+    nats_password: str | None = None,
 ) -> AsyncIterator[RunningService]:
     """The service on the test's servers; ``on_port`` serves it on a real localhost port too
-    (for a browser or another process), ``poll_timers`` runs its pollers and workers."""
+    (for a browser or another process), ``poll_timers`` runs its pollers and workers;
+    ``nats_user``/``nats_password`` log it in on a NATS with authorization."""
     settings = ServiceSettings(
         database_url=database_url,
         nats_url=nats_url,
         nats_namespace=namespace,
+        nats_user=nats_user,
+        nats_password=nats_password,
         db_schema=schema,
         data_dir=Path(tempfile.mkdtemp(prefix=f"salesops-{schema}-")),
     )
