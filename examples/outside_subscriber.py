@@ -36,7 +36,6 @@ from typing import Any
 
 import nats
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as FetchTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 #: The one shape this subscriber reads; any other version of the event it leaves alone.
@@ -217,7 +216,7 @@ async def main(args: argparse.Namespace) -> int:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(batch=50, timeout=1)
-            except FetchTimeout:
+            except TimeoutError:  # nats-py's own, or asyncio's when a fetch ends with nothing
                 continue  # nothing new: ask again (and notice a stop request)
             for msg in messages:
                 await handle(msg, sync)

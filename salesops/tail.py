@@ -32,6 +32,7 @@ from contracts.subjects import SUBJECT_ROOT, service_subjects
 from salesops.settings import ENV_PREFIX
 
 DEFAULT_SUBJECT: Final = f"{SUBJECT_ROOT}.>"
+_STREAM_NAMES: Final = "$JS.API.STREAM.NAMES"
 # How long to keep trying to reach NATS at start before giving up.
 CONNECT_SECONDS: Final = 5.0
 
@@ -168,13 +169,34 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+async def _stream_names_overlapping(nc: NatsClient, subject: str) -> list[str]:
+    """The streams holding subjects that overlap ``subject``, as the server finds them.
+
+    Asking the server with a subject filter, rather than listing every stream and
+    filtering here, gets one short answer however many streams a shared server keeps
+    (the full list comes in pages, which shift when streams are deleted meanwhile).
+    """
+    names: list[str] = []
+    while True:
+        request = {"subject": subject, "offset": len(names)}
+        reply = await nc.request(_STREAM_NAMES, json.dumps(request).encode(), timeout=5)
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            raise NatsError(f"{_STREAM_NAMES}: {answer['error'].get('description', answer)}")
+        page = answer.get("streams") or []
+        names.extend(page)
+        if not page or len(names) >= int(answer.get("total", 0)):
+            return names
+
+
 async def _subscribe_from_start(
     nc: NatsClient, subject: str, handler: Callable[[Msg], Awaitable[None]]
 ) -> list[str]:
     """One ordered consumer per stream overlapping ``subject``; returns their filters."""
     js = nc.jetstream()
     filters: list[str] = []
-    for info in await js.streams_info():
+    for name in await _stream_names_overlapping(nc, subject):
+        info = await js.stream_info(name)
         name = info.config.name or ""
         for stream_subject in info.config.subjects or []:
             overlap = subject_intersection(subject, stream_subject)
@@ -195,7 +217,8 @@ async def _connect(settings: TailSettings, err: TextIO) -> NatsClient | None:
     """A connection, or None once it is clear there will be none (and why, on ``err``)."""
     connected = False
     failures: list[BaseException] = []
-    refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # Set to the server's refusal of the login: the reason to report, and no use retrying.
+    refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
 
     async def report_error(exc: Exception) -> None:
         if connected:
@@ -206,7 +229,7 @@ async def _connect(settings: TailSettings, err: TextIO) -> NatsClient | None:
         failures.append(exc)
         text = str(exc).lower()
         if ("authorization" in text or "authentication" in text) and not refused.done():
-            refused.set_result(None)  # the same user and password will not do better
+            refused.set_result(exc)  # the same user and password will not do better
 
     async def report_reconnected() -> None:
         print("salesops events tail: reconnected", file=err, flush=True)
@@ -228,6 +251,7 @@ async def _connect(settings: TailSettings, err: TextIO) -> NatsClient | None:
     )
     either: list[asyncio.Future[Any]] = [connecting, refused]
     await asyncio.wait(either, timeout=CONNECT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    refusal = refused.result() if refused.done() else None
     refused.cancel()
     if connecting.done():
         failed = connecting.exception()
@@ -239,7 +263,8 @@ async def _connect(settings: TailSettings, err: TextIO) -> NatsClient | None:
         connecting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await connecting
-    cause = failures[-1] if failures else TimeoutError(f"no answer in {CONNECT_SECONDS:g} s")
+    cause = refusal or (failures[-1] if failures else None)
+    cause = cause or TimeoutError(f"no answer in {CONNECT_SECONDS:g} s")
     print(
         f"salesops events tail: cannot reach NATS at {settings.nats_url} "
         f"(SALESOPS_NATS_URL, SALESOPS_NATS_USER/_PASSWORD): {cause}",

@@ -118,6 +118,9 @@ async def subscriber(
         async with asyncio.timeout(10):
             await process.wait()
             await reader
+            assert process.stderr is not None
+            errors = (await process.stderr.read()).decode()
+    assert process.returncode == 0, errors
 
 
 async def lines_matching(output: list[str], count: int) -> None:
