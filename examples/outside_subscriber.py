@@ -194,7 +194,11 @@ async def main(args: argparse.Namespace) -> int:
     prefix = f"{args.namespace}." if args.namespace else ""
     subject = f"{prefix}sales.customers.>"
     nc = await nats.connect(
-        args.nats_url, name=args.durable, user=args.user, password=args.password
+        args.nats_url,
+        name=args.durable,
+        user=args.user,
+        password=args.password,
+        max_reconnect_attempts=-1,  # ride out a NATS restart; the durable consumer waits
     )
     try:
         js = nc.jetstream()
