@@ -21,7 +21,10 @@ import pytest
 import yaml
 from compose_binary import compose_binary
 
-from salesops.settings import DEV_JWT_SECRET
+from salesops.catalog import CATALOG
+from salesops.settings import DEV_JWT_SECRET, load_settings
+from services.console.settings import ConsoleSettings
+from services.metrics.records import _OWNERS as RECORD_OWNERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -32,6 +35,10 @@ NATS_AUTHORIZATION = REPO_ROOT / "deploy" / "nats" / "authorization.conf"
 NATS_USERS = ("customers", "tasks", "collaboration", "notifier", "metrics", "finance", "subscriber")
 
 APP_SERVICES = ("customers", "tasks", "collaboration", "notifier", "metrics")
+#: The web console: the same image, `salesops console`, in front of every app service.
+CONSOLE = "console"
+#: Where people open it (and where chat messages and the metrics' records link to).
+CONSOLE_URL = "http://localhost:8100"
 INFRA_SERVICES = ("nats", "postgres")
 #: Observability with a healthcheck; the collector's image has nothing to run one with.
 OBSERVABILITY_SERVICES = ("jaeger", "mailpit", "prometheus", "grafana")
@@ -119,7 +126,12 @@ def test_compose_file_is_valid(config: Json) -> None:
 
 
 def test_expected_services_exist(services: Json) -> None:
-    assert {*INFRA_SERVICES, *APP_SERVICES} <= services.keys()
+    assert {*INFRA_SERVICES, *APP_SERVICES, CONSOLE} <= services.keys()
+
+
+def test_every_service_of_the_catalog_is_in_compose() -> None:
+    # A service added to salesops.catalog must be added here (and to the console) too.
+    assert set(APP_SERVICES) == set(CATALOG)
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -129,7 +141,7 @@ def test_app_service_waits_for_healthy_infrastructure(services: Json, name: str)
         assert depends_on[infra]["condition"] == "service_healthy", (name, infra)
 
 
-@pytest.mark.parametrize("name", [*INFRA_SERVICES, *APP_SERVICES])
+@pytest.mark.parametrize("name", [*INFRA_SERVICES, *APP_SERVICES, CONSOLE])
 def test_every_service_has_a_healthcheck(services: Json, name: str) -> None:
     healthcheck = services[name].get("healthcheck")
     assert healthcheck, f"{name} has no healthcheck"
@@ -137,7 +149,7 @@ def test_every_service_has_a_healthcheck(services: Json, name: str) -> None:
     assert healthcheck["test"][0] in ("CMD", "CMD-SHELL")
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", [*APP_SERVICES, CONSOLE])
 def test_app_service_healthcheck_probes_healthz(services: Json, name: str) -> None:
     probe = " ".join(services[name]["healthcheck"]["test"])
     assert "/healthz" in probe
@@ -151,7 +163,7 @@ def test_app_service_runs_its_own_service(services: Json, name: str) -> None:
     assert service["environment"]["OTEL_SERVICE_NAME"] == name
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", [*APP_SERVICES, CONSOLE])
 def test_app_service_is_hardened(services: Json, name: str) -> None:
     service = services[name]
     user = str(service["user"]).split(":")[0]
@@ -161,6 +173,9 @@ def test_app_service_is_hardened(services: Json, name: str) -> None:
     assert "/tmp" in service["tmpfs"]
     assert service["restart"] == "unless-stopped"
     assert service.get("privileged", False) is False
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert service["image"] == "salesops:dev"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -184,11 +199,77 @@ def test_customers_port(services: Json) -> None:
     assert {"target": 8080, "published": "8101"}.items() <= ports[0].items()
 
 
-def test_metrics_links_records_to_the_services_host_ports(services: Json) -> None:
+def _console_url(services: Json) -> str:
+    (port,) = (p for p in services[CONSOLE]["ports"] if p["target"] == 8080)
+    return f"http://localhost:{port['published']}"
+
+
+def test_metrics_links_records_to_their_screens_in_the_console(services: Json) -> None:
+    # A record's path (/customers/<id>, /tasks/<id>, /tickets/<id>) is its screen in the
+    # console; a person clicks the link in a browser, without a token for a service's API.
     links = json.loads(services["metrics"]["environment"]["SALESOPS_METRICS_LINKS"])
-    for name, url in links.items():
-        published = services[name]["ports"][0]["published"]
-        assert url == f"http://localhost:{published}"
+    linked = {owner for owner, path in RECORD_OWNERS.values() if path is not None}
+    assert set(links) == linked
+    assert set(links.values()) == {_console_url(services)} == {CONSOLE_URL}
+
+
+def test_the_notifier_links_to_the_console(services: Json) -> None:
+    base_url = services["notifier"]["environment"]["SALESOPS_NOTIFY_BASE_URL"]
+    assert base_url == _console_url(services) == CONSOLE_URL
+
+
+def test_console_runs_salesops_console_on_the_one_address(services: Json) -> None:
+    console = services[CONSOLE]
+    assert console["command"] == ["console"]
+    assert "entrypoint" not in console or console["entrypoint"] is None  # the image's salesops
+    ports = console["ports"]
+    assert len(ports) == 1
+    assert {"target": 8080, "published": "8100"}.items() <= ports[0].items()
+
+
+def test_console_starts_after_every_service_is_healthy(services: Json) -> None:
+    depends_on = services[CONSOLE]["depends_on"]
+    # Only the services: it reaches neither PostgreSQL nor NATS.
+    assert set(depends_on) == set(APP_SERVICES)
+    for name in APP_SERVICES:
+        assert depends_on[name]["condition"] == "service_healthy", name
+
+
+def test_console_forwards_to_every_service_by_its_compose_name(services: Json) -> None:
+    upstreams = json.loads(services[CONSOLE]["environment"]["SALESOPS_CONSOLE_UPSTREAMS"])
+    assert upstreams == {name: f"http://{name}:8080" for name in APP_SERVICES}
+    for name in APP_SERVICES:  # the port each service listens on in its container
+        assert services[name]["environment"]["SALESOPS_HTTP_PORT"] == "8080"
+
+
+def test_console_checks_tokens_like_the_services_and_holds_no_other_credential(
+    services: Json,
+) -> None:
+    env = services[CONSOLE]["environment"]
+    for name in APP_SERVICES:
+        service_env = services[name]["environment"]
+        for shared in (
+            "SALESOPS_JWT_SECRET",
+            "SALESOPS_ENVIRONMENT",
+            "SALESOPS_ORG_FILE",
+            "SALESOPS_POLICY_FILE",
+        ):
+            assert env[shared] == service_env[shared], (name, shared)
+    assert env["SALESOPS_HTTP_HOST"] == "0.0.0.0"  # reachable from the published port
+    assert env["SALESOPS_HTTP_PORT"] == "8080"
+    assert not {k for k in env if k.startswith(("SALESOPS_DATABASE", "SALESOPS_NATS_"))}
+
+
+def test_console_environment_is_accepted_by_its_settings(
+    services: Json, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in [k for k in os.environ if k.startswith("SALESOPS_")]:
+        monkeypatch.delenv(variable)
+    for variable, value in services[CONSOLE]["environment"].items():
+        monkeypatch.setenv(variable, value)
+    settings = load_settings(ConsoleSettings)
+    assert set(settings.console_upstreams) == set(CATALOG)
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
 
 
 def test_app_host_ports_do_not_clash(services: Json) -> None:
@@ -219,7 +300,7 @@ def test_secrets_come_from_the_environment(empty_env_file: Path) -> None:
 
 def test_every_built_service_uses_the_one_dockerfile(services: Json) -> None:
     built = {name: s["build"] for name, s in services.items() if "build" in s}
-    assert set(APP_SERVICES) <= built.keys()
+    assert {*APP_SERVICES, CONSOLE} <= built.keys()
     for name, build in built.items():
         assert Path(build["context"]) == REPO_ROOT, name
         assert build.get("dockerfile") == "deploy/Dockerfile", name
