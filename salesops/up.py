@@ -111,6 +111,8 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
         for offset, name in enumerate(services):
             port = port_base + offset if port_base else CATALOG[name].local_port
             urls[name] = f"http://127.0.0.1:{port}"
+        console_port = port_base + len(services) if port_base else CONSOLE_PORT
+        console_url = f"http://127.0.0.1:{console_port}"
         for name in services:
             # Each service keeps its own schema: one SALESOPS_DB_SCHEMA for all would mix
             # their event stores.
@@ -122,8 +124,10 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 "SALESOPS_HTTP_HOST": "127.0.0.1",
                 "SALESOPS_HTTP_PORT": urls[name].rsplit(":", 1)[1],
                 "SALESOPS_PUBLIC_URL": urls[name],
-                # The metrics service links each figure's records to the service owning them.
-                "SALESOPS_METRICS_LINKS": json.dumps(urls),
+                # Chat messages and the records behind a figure open the console's screens
+                # (/customers/<id>, /tasks/<id>, /tickets/<id>), where people are signed in.
+                "SALESOPS_NOTIFY_BASE_URL": console_url,
+                "SALESOPS_METRICS_LINKS": json.dumps(dict.fromkeys(urls, console_url)),
             }
             # A session of its own: Ctrl-C reaches only this process, which stops the
             # services first and the servers they depend on after them.
@@ -132,8 +136,6 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 env=env,
                 start_new_session=True,
             )
-        console_port = port_base + len(services) if port_base else CONSOLE_PORT
-        console_url = f"http://127.0.0.1:{console_port}"
         processes["console"] = subprocess.Popen(
             [sys.executable, "-m", "salesops.cli", "console"],
             env={

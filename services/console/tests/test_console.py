@@ -105,7 +105,9 @@ async def test_a_service_that_is_down_is_a_502_not_a_hang() -> None:
         response = await client.get("/api/tasks/tasks")
         assert response.status_code == 502
         assert "tasks" in response.json()["detail"]
-        assert (await client.get("/readyz")).status_code == 503
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200  # the console itself still serves
+        assert set(ready.json()["unreachable"]) == {"tasks"}
 
 
 async def test_production_has_no_development_sign_in() -> None:
@@ -157,3 +159,67 @@ def test_after_signing_in_a_person_only_lands_on_a_page_of_this_console(
     from services.console.oidc_signin import _local_path
 
     assert _local_path(asked) == landed
+
+
+async def test_the_config_carries_the_policy_the_screens_show() -> None:
+    clock = ManualClock()
+    settings = ConsoleSettings(console_upstreams={})
+    app = create_console_app(settings, clock=clock)
+    async with (
+        app.router.lifespan_context(app),
+        serving(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+    ):
+        config = (await client.get("/auth/config")).json()
+        # The numbers of deploy/policy.yaml, not copies in the page.
+        assert config["timezone"] == "Asia/Shanghai"
+        assert config["support_needed_max_chars"] == 50
+        assert config["concession_approval_threshold_pct"] == "12"
+        assert config["photo_capture_tolerance_seconds"] == 2 * 3600
+        assert config["stale_after_seconds"] == 7 * 86400
+        assert config["morning_meeting"] == "09:00"
+        assert config["sla_seconds"]["tech_answer"] == 2 * 3600
+        assert config["sla_seconds"]["negotiation_join"] == 24 * 3600
+        assert (config["quality_alert_ratings"], config["quality_alert_below_stars"]) == (3, 3)
+        # The server's clock, so countdowns do not depend on the phone's.
+        assert config["now"].replace("Z", "+00:00") == clock.now().isoformat()
+
+
+async def test_the_directory_names_people_and_teams_for_signed_in_people_only() -> None:
+    async with console({}) as client:
+        assert (await client.get("/auth/directory")).status_code == 401
+        rep = await sign_in(client, "rep-zhang-wei")
+        directory = (await client.get("/auth/directory", headers=rep)).json()
+        people = {p["id"]: p for p in directory["people"]}
+        assert people["rep-zhang-wei"]["name"] == "张伟"
+        assert people["rep-zhang-wei"]["manager"] == "gl-li-na"
+        # Names and reporting lines, never addresses.
+        assert not {"email", "mobile", "dingtalk_user_id"} & people["rep-zhang-wei"].keys()
+        teams = {t["id"]: t for t in directory["teams"]}
+        assert "te-luo-bin" in teams["tech-electrical"]["members"]
+        assert teams["logistics"]["kind"] == "logistics"
+        assert {u["id"] for u in directory["org_units"]} >= {"hq", "region-east", "group-east-1"}
+        assert {s["id"]: s["name_zh"] for s in directory["stages"]}["stocking_start"] == "备货启动"
+
+
+def test_every_screen_text_exists_in_chinese_and_english() -> None:
+    import re
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parents[1] / "static"
+    source = (static / "i18n.js").read_text(encoding="utf-8")
+    blocks = re.split(r"^  (zh|en): \{$", source, flags=re.M)
+    texts = {
+        blocks[i]: set(re.findall(r"^    ([a-z0-9_]+):", blocks[i + 1].split("\n  },")[0], re.M))
+        for i in (1, 3)
+    }
+    assert texts["zh"] == texts["en"], texts["zh"] ^ texts["en"]
+    asked: set[str] = set()
+    for script in static.glob("*.js"):
+        code = script.read_text(encoding="utf-8")
+        asked |= set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", code))
+        # label("ds", value) looks up "ds_<value>": at least one such text must exist.
+        for prefix in re.findall(r"\b(?:label|options)\(\s*\"([a-z]+)\"", code):
+            assert any(key.startswith(f"{prefix}_") for key in texts["zh"]), prefix
+    assert asked <= texts["zh"], sorted(asked - texts["zh"])
+    assert len(asked) > 100  # the pattern did find the screens' texts
