@@ -36,3 +36,42 @@ def people_overseen(directory: OrgDirectory, actor: Actor) -> list[str] | None:
     if actor.has_any_role(ORG_WIDE_ROLES):
         return None
     return [p.id for p in directory.people if oversees(directory, actor, p.id)]
+
+
+#: Who sees the figures (targets, coverage, indicators) of every org unit and person: the
+#: organisation-wide reviewers. Their own work touches every unit, and none of them owns
+#: customers a rep could be compared against.
+FIGURE_READERS = frozenset(
+    {
+        Role.SALES_DIRECTOR,
+        Role.ADMIN,
+        Role.FINANCE_RISK,
+        Role.DEPARTMENT_HEAD,
+        Role.TECH_DIRECTOR,
+        Role.TECH_LEAD,
+        Role.LOGISTICS_LEAD,
+    }
+)
+#: Who sees the figures of their own org unit and of every unit below it.
+UNIT_FIGURE_READERS = frozenset({Role.GROUP_LEAD, Role.SALES_MANAGER})
+
+
+def may_view_figures(directory: OrgDirectory, actor: Actor, node_id: str, *, is_unit: bool) -> bool:
+    """Whether ``actor`` may see the figures of an org unit (``is_unit``) or of a person.
+
+    A person's figures are sums over their own customers and tasks, so they follow the
+    reporting line like the records do: a rep sees their own and never a colleague's. A
+    unit's figures add up everyone in it, so only its leads and managers (and the reviewers
+    above) see them, not the reps inside.
+    """
+    if actor.has_any_role(FIGURE_READERS):
+        return True
+    if not is_unit:
+        return oversees(directory, actor, node_id)
+    if not actor.has_any_role(UNIT_FIGURE_READERS):
+        return False
+    try:
+        home = directory.person(actor.id).org_unit
+    except UnknownPerson:
+        return False
+    return home in {unit.id for unit in directory.org_unit_path(node_id)}

@@ -1,8 +1,8 @@
 """The service chassis: one FastAPI app factory for every service.
 
 Adds what every service has — authentication, problem responses, ``/healthz``,
-``/readyz``, ``/metrics``, OpenAPI docs, tracing, graceful start and stop — around the
-routers and bootstrap of a :class:`ServiceDefinition`.
+``/readyz``, ``/metrics``, ``/audit/records/{id}``, OpenAPI docs, tracing, graceful start
+and stop — around the routers and bootstrap of a :class:`ServiceDefinition`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from opentelemetry import context as otel_context
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +24,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from salesops.audit import audit_router
 from salesops.clock import Clock
 from salesops.opsmetrics import OperationalMetrics
 from salesops.orgdir import OrgDirectory
@@ -30,6 +32,7 @@ from salesops.policy import Policy
 from salesops.problems import install_problem_handlers
 from salesops.runtime import ServiceDefinition, start_runtime
 from salesops.settings import ServiceSettings
+from salesops.telemetry import context_from_traceparent
 
 
 class _HttpMetrics:
@@ -71,6 +74,33 @@ class _HttpMetrics:
             self.latency.labels(scope["method"], path).observe(time.perf_counter() - started)
 
 
+class _CallersTrace:
+    """Without tracing, still continue the caller's W3C trace (its ``traceparent`` header).
+
+    The events a request causes then store the caller's trace id, so the audit query can
+    say which request changed a record even where no spans are recorded; with tracing on,
+    the OpenTelemetry instrumentation does this (and records the request's own span).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        traceparent = None
+        if scope["type"] == "http":
+            traceparent = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == b"traceparent"), None
+            )
+        if traceparent is None:
+            await self.app(scope, receive, send)
+            return
+        token = otel_context.attach(context_from_traceparent(traceparent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
 def create_service_app(
     definition: ServiceDefinition,
     settings: ServiceSettings,
@@ -109,6 +139,7 @@ def create_service_app(
     install_problem_handlers(app)
     for router in definition.routers:
         app.include_router(router)
+    app.include_router(audit_router(definition.name, definition.audit_stream))
 
     @app.get("/healthz", tags=["operations"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -133,8 +164,11 @@ def create_service_app(
 def _instrument(app: FastAPI) -> None:
     from salesops.telemetry import instrument_database, tracing_active
 
-    # Only when a real provider is installed: the instrumentation costs on every request.
-    if tracing_active():
+    if not tracing_active():
+        # No spans recorded here: still carry the caller's trace id into the events.
+        app.add_middleware(_CallersTrace)
+    else:
+        # Only when a real provider is installed: the instrumentation costs on every request.
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

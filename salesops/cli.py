@@ -43,9 +43,18 @@ def _token(args: argparse.Namespace) -> int:
     from salesops.auth import TokenIssuer
     from salesops.orgdir import UnknownPerson, load_org_directory
     from salesops.policy import parse_duration
-    from salesops.settings import DEV_JWT_SECRET, CommonSettings, load_settings
+    from salesops.settings import (
+        DEV_JWT_SECRET,
+        CommonSettings,
+        ConfigurationError,
+        load_settings,
+    )
 
-    settings: CommonSettings = load_settings(CommonSettings)
+    try:
+        settings: CommonSettings = load_settings(CommonSettings)
+    except ConfigurationError as exc:  # e.g. production without a real secret: mint nothing
+        print(f"salesops token: {exc}", file=sys.stderr)
+        return 2
     directory = load_org_directory(args.org_file or settings.org_file)
     try:
         person = directory.person(args.user)

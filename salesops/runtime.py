@@ -104,6 +104,9 @@ class ServiceDefinition:
         lambda _service: ()
     )
     publishes: bool = True
+    #: The event stream holding a record's history, for ``GET /audit/records/{record_id}``
+    #: (a customer id -> ``customer-<id>``); by default the record id is the stream id.
+    audit_stream: Callable[[str], str] = lambda record_id: record_id
 
 
 @contextlib.asynccontextmanager

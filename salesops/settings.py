@@ -125,6 +125,21 @@ class ServiceSettings(CommonSettings):
         return self.db_schema or service
 
 
+_CREDENTIAL_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY")
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+_MASKED = r"\1***@"
+
+
+def _shown(variable: str, value: str | None) -> str:
+    """How an error message shows a variable's value: never a credential (the message
+    ends up in logs and on consoles), nor the password of a URL such as a DSN."""
+    if value is None:
+        return "is not set"
+    if any(word in variable for word in _CREDENTIAL_WORDS):
+        return "is set (value not shown)"
+    return f"= {_URL_PASSWORD.sub(_MASKED, value)!r}"
+
+
 def load_settings(kind: type[S], **overrides: Any) -> S:
     """Read the settings from the environment, failing fast with the variable's name."""
     try:
@@ -134,8 +149,7 @@ def load_settings(kind: type[S], **overrides: Any) -> S:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
             variable = f"{ENV_PREFIX}{field.upper()}"
-            value = os.environ.get(variable)
-            shown = "is not set" if value is None else f"= {value!r}"
+            shown = _shown(variable, os.environ.get(variable))
             problems.append(f"{variable} {shown}: {error['msg']}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
     if settings.environment == "production" and settings.jwt_secret == DEV_JWT_SECRET:

@@ -178,7 +178,10 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):
+    # httpx logs every request's full URL at INFO: the chat platforms' webhooks carry their
+    # credentials in it (DingTalk's access_token and signature, the Feishu hook token in
+    # the path, WeCom's corpsecret and access_token), so those lines must never be written.
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

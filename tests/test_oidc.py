@@ -10,7 +10,11 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from salesops import oidc
 from salesops.clock import ManualClock
+from salesops.oidc import OidcConfig, OidcError, OidcVerifier
+from salesops.orgdir import load_org_directory
+from salesops.settings import REPO_ROOT
 from salesops.testing.apps import RunningService, running_service
 from salesops.testing.oidc_provider import FakeOidcProvider
 from salesops.testing.served import serving
@@ -136,3 +140,31 @@ async def test_a_callback_that_did_not_start_here_is_refused(
         forged = await browser.get("/auth/callback", params={"code": "x", "state": state})
         assert forged.status_code == 422
         assert forged.json()["errors"][0]["field"] == "state"
+
+
+async def test_a_jwks_url_is_used_as_given_and_a_rotated_key_is_fetched(
+    provider: FakeOidcProvider, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SALESOPS_OIDC_JWKS_URL: the issuer the tokens name serves no discovery document (it
+    # does not even resolve); the keys come from the URL given.
+    served = provider.issuer
+    provider.issuer = "https://idp.hengyuan.example"
+    config = OidcConfig(
+        issuer=provider.issuer, audience=provider.client_id, jwks_url=f"{served}/jwks"
+    )
+    directory = load_org_directory(REPO_ROOT / "deploy" / "org.yaml")
+    verifier = OidcVerifier(config, directory, clock, httpx.AsyncClient(timeout=5))
+    try:
+        assert await verifier.person_id(provider.mint("gl-li-na")) == "gl-li-na"
+        before_rotation = provider.mint("gl-li-na")
+
+        provider.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        provider.kid = "key-2"
+        # No waiting out the refetch guard (which stops forged key ids hammering the provider).
+        monkeypatch.setattr(oidc, "_REFETCH_AT_MOST_EVERY", 0.0)
+        assert await verifier.person_id(provider.mint("gl-li-na")) == "gl-li-na"
+        # The provider no longer publishes the old key: its tokens are refused.
+        with pytest.raises(OidcError, match="key-1"):
+            await verifier.person_id(before_rotation)
+    finally:
+        await verifier.aclose()

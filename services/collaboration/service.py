@@ -8,7 +8,7 @@ from salesops import known_customers
 from salesops.runtime import ServiceDefinition, ServiceRuntime
 from services.collaboration import http, read_model
 from services.collaboration.deadlines import StageDeadlines
-from services.collaboration.handlers import TicketService
+from services.collaboration.handlers import TicketService, ticket_stream
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ def bootstrap(runtime: ServiceRuntime) -> CollaborationApp:
     return CollaborationApp(tickets, StageDeadlines(tickets, runtime.metrics))
 
 
+def audit_stream(record_id: str) -> str:
+    """A ticket's stream; anything else names a stream itself (``department-<team>``)."""
+    return ticket_stream(record_id) if record_id.startswith("tkt-") else record_id
+
+
 COLLABORATION = ServiceDefinition(
     name="collaboration",
     title="Collaboration (table 3)",
@@ -32,4 +37,5 @@ COLLABORATION = ServiceDefinition(
     routers=[http.router],
     bootstrap=bootstrap,
     timers=lambda app: app.deadlines.handlers(),
+    audit_stream=audit_stream,
 )

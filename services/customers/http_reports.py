@@ -169,10 +169,10 @@ async def allocate_target(
 @router.get(
     "/targets/{period}",
     response_model=list[CoverageView],
-    summary="Targets and coverage per unit and rep",
+    summary="Targets and coverage of the units and reps you may see",
 )
 async def coverage(period: Period, actor: ActorDep, reports: ReportsDep) -> list[CoverageView]:
-    return [CoverageView.of(line) for line in await reports.coverage(period)]
+    return [CoverageView.of(line) for line in await reports.coverage(period, actor)]
 
 
 class ImportProblemView(BaseModel):

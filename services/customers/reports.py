@@ -6,8 +6,15 @@ from decimal import Decimal
 
 import asyncpg
 
-from contracts.customer_reports import KeyAction, Obstacle, SupportAnswer, TargetAllocated
+from contracts.customer_reports import (
+    KeyAction,
+    Obstacle,
+    SupportAnswer,
+    TargetAllocated,
+    TargetNodeKind,
+)
 from contracts.target_book import TargetBook
+from salesops.access import may_view_figures
 from salesops.auth import Actor
 from salesops.db import DbConnection
 from salesops.problems import NotFound
@@ -134,11 +141,20 @@ class ReportService:
                 expected_version=version,
                 metadata=s.metadata(actor),
             )
-        return await self.coverage(period)
+        return await self.coverage(period, actor)
 
-    async def coverage(self, period: str) -> list[targets.CoverageLine]:
+    async def coverage(self, period: str, actor: Actor) -> list[targets.CoverageLine]:
+        """The lines ``actor`` may see: a rep's coverage sums their customers' contributions,
+        so it is shown like the metrics service's figures (salesops.access), never to
+        another rep."""
         s = self.customers
         async with s.pool.acquire() as conn:
             book, _ = await self._book(conn, period)
             contributions = await queries.contributions_by_rep(conn)
-        return targets.coverage(book, s.directory, contributions)
+        return [
+            line
+            for line in targets.coverage(book, s.directory, contributions)
+            if may_view_figures(
+                s.directory, actor, line.node_id, is_unit=line.node_kind is TargetNodeKind.ORG_UNIT
+            )
+        ]

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from salesops.runtime import ServiceDefinition, ServiceRuntime
 from services.customers import http, http_reports, read_model
 from services.customers.deadlines import Deadlines
-from services.customers.handlers import CustomerService
+from services.customers.handlers import CustomerService, customer_stream
 from services.customers.importer import CustomerImporter
-from services.customers.reports import ReportService
+from services.customers.reports import ReportService, report_stream, target_stream
+from services.customers.targets import PERIOD_PATTERN
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ def bootstrap(runtime: ServiceRuntime) -> CustomersApp:
     )
 
 
+def audit_stream(record_id: str) -> str:
+    """The stream of a progress report (``pr-...``), a period's targets or a customer."""
+    if record_id.startswith("pr-"):
+        return report_stream(record_id)
+    if PERIOD_PATTERN.fullmatch(record_id):
+        return target_stream(record_id)
+    return customer_stream(record_id)
+
+
 async def on_start(app: CustomersApp) -> None:
     await app.deadlines.on_start()
 
@@ -43,4 +53,5 @@ CUSTOMERS = ServiceDefinition(
     bootstrap=bootstrap,
     timers=lambda app: app.deadlines.handlers(),
     on_start=on_start,
+    audit_stream=audit_stream,
 )

@@ -9,7 +9,7 @@ from salesops.objectstore import object_store_from_settings
 from salesops.runtime import ServiceDefinition, ServiceRuntime
 from services.tasks import http, read_model
 from services.tasks.deadlines import TaskDeadlines
-from services.tasks.handlers import TaskService
+from services.tasks.handlers import TaskService, task_stream
 
 
 @dataclass(frozen=True)
@@ -45,4 +45,5 @@ TASKS = ServiceDefinition(
     bootstrap=bootstrap,
     timers=lambda app: app.deadlines.handlers(),
     on_start=on_start,
+    audit_stream=task_stream,
 )
