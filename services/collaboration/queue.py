@@ -37,7 +37,9 @@ async def tickets_for(
     limit: int = 100,
 ) -> Sequence[asyncpg.Record]:
     """The actor's tickets, the most recent first."""
-    requesters = people_overseen(directory, actor) if actor.has_any_role(SALES_ROLES) else []
+    # Sales people and org-wide roles (admins) follow requests; None means everyone's.
+    overseen = people_overseen(directory, actor)
+    requesters = overseen if overseen is None or actor.has_any_role(SALES_ROLES) else []
     everyone = requesters is None
     return await db.fetch(
         "SELECT t.* FROM tickets t WHERE ($2::text IS NULL OR t.status = $2) AND ("

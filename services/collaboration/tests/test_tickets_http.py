@@ -302,3 +302,10 @@ async def test_the_document_types_say_which_group_provides_them(service: Running
     documents = {d["id"]: d for d in await call(service, "GET", "/document-types", REP)}
     assert documents["ce_certification_report"]["team_id"] == ELECTRICAL
     assert documents["installation_drawing_3d"]["name_zh"] == "3D安装图"
+
+
+async def test_an_admin_and_the_director_see_every_ticket(service: RunningService) -> None:
+    ticket = await submit(service, ["ce_certification_report"])
+    for who in ("it-fang-min", "sd-zhao-guoqiang"):
+        listed = await call(service, "GET", "/tickets", who)
+        assert [t["ticket_id"] for t in listed] == [ticket], who
