@@ -259,6 +259,9 @@ def supply_info(
 def start_stocking(
     ticket: Ticket, *, actor_id: str, allowed: frozenset[str], now: datetime
 ) -> list[BaseModel]:
+    # Who may act is checked before the ticket's state: a refusal must not tell an
+    # outsider how far the ticket has got.
+    _guard(actor_id, allowed, "logistics")
     if not ticket.documents_complete or STOCKING.value not in ticket.stages:
         waiting = ", ".join(
             f"{s.team_id} ({'waiting for sales' if s.due_at is None else 'not answered'})"
@@ -271,7 +274,6 @@ def start_stocking(
     stage = ticket.stages[STOCKING.value]
     if not stage.open:
         raise StateConflict("stocking has started already")
-    _guard(actor_id, allowed, "logistics")
     assert stage.due_at is not None
     return [
         StockingStarted(
@@ -292,12 +294,12 @@ def ship(
     receipt: SlaRule,
     now: datetime,
 ) -> list[BaseModel]:
+    _guard(actor_id, allowed, "logistics")
     stocking = ticket.stages.get(STOCKING.value)
     if stocking is None or stocking.open:
         raise StateConflict("ship only after stocking has started")
     if ticket.shipped:
         raise StateConflict("the ticket was shipped already")
-    _guard(actor_id, allowed, "logistics")
     return [
         TicketShipped(
             ticket_id=ticket.ticket_id,
@@ -312,12 +314,12 @@ def ship(
 def confirm_receipt(
     ticket: Ticket, *, actor_id: str, allowed: frozenset[str], now: datetime
 ) -> list[BaseModel]:
+    _guard(actor_id, allowed, "the requesting rep")
     stage = ticket.stages.get(RECEIPT.value)
     if stage is None:
         raise StateConflict("nothing has been shipped yet")
     if not stage.open:
         raise StateConflict("receipt was confirmed already")
-    _guard(actor_id, allowed, "the requesting rep")
     assert stage.due_at is not None
     return [
         ReceiptConfirmed(

@@ -28,10 +28,11 @@ from services.customers.customer_state import Customer
 
 def confirm_negotiation_join(c: Customer, *, actor_id: str, now: datetime) -> list[BaseModel]:
     request = c.negotiation
+    # Who may act comes before the request's state: a refusal tells an outsider nothing.
+    if request is not None and actor_id != request.manager_id:
+        raise Forbidden(f"only {request.manager_id}, named on the request, may confirm it")
     if request is None or request.confirmed:
         raise StateConflict("there is no negotiation join request waiting for confirmation")
-    if actor_id != request.manager_id:
-        raise Forbidden(f"only {request.manager_id}, named on the request, may confirm it")
     return [
         NegotiationJoinConfirmed(
             customer_id=c.customer_id,

@@ -75,10 +75,10 @@ def answer_support(
     now: datetime,
 ) -> list[BaseModel]:
     """The supervisor (or, once escalated, the person it went to) answers, once."""
-    if report.answered:
-        raise StateConflict("this progress report has been answered already")
     if actor_id not in {report.supervisor_id, report.escalated_to}:
         raise Forbidden(f"only {report.supervisor_id} answers this progress report")
+    if report.answered:
+        raise StateConflict("this progress report has been answered already")
     return [
         SupportAnswered(
             report_id=report.report_id,
