@@ -35,7 +35,12 @@ def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(settings.console_upstream_timeout, connect=5.0, read=None)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        # Idle connections to the services are dropped before the services drop them
+        # (uvicorn after 5 s): reusing one the server is just closing fails the call.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        async with httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False
+        ) as client:
             app.state.forwarder = Forwarder(settings.console_upstreams, client)
             config = settings.oidc()
             app.state.oidc = (

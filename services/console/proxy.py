@@ -32,6 +32,9 @@ _HOP_BY_HOP = frozenset(
 )
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
 def _forwardable(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
 
@@ -67,7 +70,14 @@ class Forwarder:
             content=_body(request) if _has_body(request) else None,
         )
         try:
-            upstream = await self.client.send(outgoing, stream=True)
+            try:
+                upstream = await self.client.send(outgoing, stream=True)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # A kept-alive connection the service closed as it was reused: a read
+                # can safely go again on a new one (a write's body was streamed: no).
+                if request.method not in _IDEMPOTENT or _has_body(request):
+                    raise
+                upstream = await self.client.send(outgoing, stream=True)
         except httpx.TransportError as exc:
             return problem(
                 502,

@@ -135,6 +135,7 @@ const TEXTS = {
     pick_photo: "从相册选择",
     photo_hint: "照片的拍摄时间须在计划时间前后{d}内,拍摄设备会被记录。",
     proposal_pdf: "方案 PDF",
+    pick_pdf: "选择 PDF 文件",
     proposal_hint: "文件名须包含客户名称“{name}”和日期(如 {day})。",
     target_price: "目标价",
     deal_price: "成交价",
@@ -473,6 +474,7 @@ const TEXTS = {
     pick_photo: "Pick a photo",
     photo_hint: "The photo must be taken within {d} of the scheduled time; the device is recorded.",
     proposal_pdf: "Proposal PDF",
+    pick_pdf: "Choose the PDF",
     proposal_hint:
       "The file name must contain the customer's name “{name}” and the date (e.g. {day}).",
     target_price: "Target price",
@@ -811,6 +813,8 @@ const REASONS_ZH = [
   [/^Input should be a valid list/, () => "请选择"],
   [/^Input should be (?:'[^']*'(?:, | or )?)+$/, () => "请从列表中选择一项"],
   [/^is not a known field$/, () => "不是可识别的字段"],
+  [/^must lie from (\S+) up to (\S+)/, (m) => `须在 ${m[1]} 至 ${m[2]} 之间`],
+  [/^must not contain the NUL character/, () => "不能包含空字符(U+0000)"],
   [/^must be an exact decimal amount$/, () => "须为精确的金额"],
   [/^say why the target is split this way$/, () => "请说明这样分解的理由"],
   [

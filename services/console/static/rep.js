@@ -857,6 +857,44 @@ function photoInputs() {
   };
 }
 
+/** The proposal's PDF: a button to pick it, the file's name once picked. */
+function pdfInput(task, customer) {
+  const input = h("input", {
+    type: "file",
+    name: "file",
+    accept: "application/pdf",
+    "data-fields": "file_name",
+    "data-slot": "pdf",
+    id: "proposal-pdf",
+  });
+  const chosen = h("span", { class: "file-name", "aria-live": "polite" });
+  const show = () => {
+    chosen.textContent = input.files?.[0]?.name ?? "";
+  };
+  input.addEventListener("change", show);
+  input.addEventListener("input", show);
+  return h(
+    "div",
+    { class: "field" },
+    h("span", { class: "label" }, t("proposal_pdf")),
+    h(
+      "div",
+      { class: "file-buttons" },
+      h("label", { class: "button file", for: input.id }, t("pick_pdf"), input),
+      chosen,
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      t("proposal_hint", {
+        name: customer?.name ?? "",
+        day: orgDate(Date.parse(task.scheduled_at)).replaceAll("-", ""),
+      }),
+    ),
+    h("p", { class: "field-error", role: "alert", hidden: true }),
+  );
+}
+
 function quoteFields() {
   const threshold = session.config.concession_approval_threshold_pct;
   const target = h("input", { name: "target_price", inputmode: "decimal", autocomplete: "off" });
@@ -905,26 +943,7 @@ function submissionForm(task, customer, done) {
     photo = photoInputs();
     form.append(photo.block);
   } else if (task.kind === "proposal") {
-    form.append(
-      field(
-        t("proposal_pdf"),
-        h("input", {
-          type: "file",
-          name: "file",
-          accept: "application/pdf",
-          "data-fields": "file_name",
-          "data-slot": "pdf",
-        }),
-        h(
-          "p",
-          { class: "hint" },
-          t("proposal_hint", {
-            name: customer?.name ?? "",
-            day: orgDate(Date.parse(task.scheduled_at)).replaceAll("-", ""),
-          }),
-        ),
-      ),
-    );
+    form.append(pdfInput(task, customer));
   } else if (task.kind === "quote") {
     form.append(...quoteFields());
   }

@@ -223,3 +223,35 @@ def test_every_screen_text_exists_in_chinese_and_english() -> None:
             assert any(key.startswith(f"{prefix}_") for key in texts["zh"]), prefix
     assert asked <= texts["zh"], sorted(asked - texts["zh"])
     assert len(asked) > 100  # the pattern did find the screens' texts
+
+
+async def test_a_read_goes_again_when_a_kept_alive_connection_closes_under_it() -> None:
+    from services.console.proxy import Forwarder
+
+    calls: list[str] = []
+
+    async def streamed(body: bytes) -> AsyncIterator[bytes]:
+        yield body  # as a service's answer arrives: a stream, not bytes read already
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, content=streamed(b'{"ok": true}'))
+
+    upstreams = {"tasks": "http://tasks.test"}
+    app = create_console_app(ConsoleSettings(console_upstreams=upstreams))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as mocked,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://console"
+        ) as client,
+    ):
+        app.state.forwarder = Forwarder(upstreams, mocked)
+        read = await client.get("/api/tasks/tasks")
+        assert (read.status_code, calls) == (200, ["GET", "GET"])
+        calls.clear()
+        # A write's body was streamed on: it is never sent twice.
+        write = await client.post("/api/tasks/tasks", json={"title": "x"})
+        assert (write.status_code, calls) == (502, ["POST"])

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from pypdf import PdfWriter
 
 from contracts.tasks import ConcessionExceeded
 from salesops.clock import ManualClock
@@ -40,6 +41,7 @@ from services.customers.service import CUSTOMERS
 from services.metrics.service import METRICS
 from services.notifier.templates import record_link
 from services.tasks.service import TASKS
+from services.tasks.task import concession_pct
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +104,14 @@ def jpeg(taken: datetime, device: str = "SN-CONSOLE-01") -> bytes:
     exif.get_ifd(0x8769)[0xA431] = device
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
     return buffer.getvalue()
 
 
@@ -184,7 +194,7 @@ class Browsing:
         page.on(
             "console",
             lambda message: (
-                self.errors.append(f"{person_id}: {message.text}")
+                self.errors.append(f"{person_id}: {message.text} ({message.location['url']})")
                 if message.type == "error" and "status of 4" not in message.text
                 else None
             ),
@@ -381,6 +391,7 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     for kind, title, at in (
         ("visit", "拜访张总,看产线", "2026-03-10T10:00"),
         ("quote", "第二轮报价", "2026-03-10T11:00"),
+        ("proposal", "发送分期方案", "2026-03-10T14:00"),
     ):
         await plan.locator("[name=customer_id]").select_option(customer_id)
         await plan.locator("[name=kind]").select_option(kind)
@@ -389,8 +400,8 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
         await plan.locator("button[type=submit]").click()
         await expect(rep.locator("#task-list li", has_text=title)).to_be_visible()
     tasks = await stack.call("tasks", "GET", "/tasks", REP)
-    visit, quote = sorted(tasks, key=lambda task: task["scheduled_at"])
-    assert (visit["kind"], quote["kind"]) == ("visit", "quote")
+    visit, quote, proposal = sorted(tasks, key=lambda task: task["scheduled_at"])
+    assert (visit["kind"], quote["kind"], proposal["kind"]) == ("visit", "quote", "proposal")
     assert shown_time(visit["scheduled_at"]) == "2026-03-10 10:00"
     await expect(rep.locator(f"li[data-task-id='{visit['task_id']}'] .time")).to_have_text("10:00")
     await browsing.snap(rep, "rep-tasks-planned")
@@ -414,6 +425,31 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await expect(rep.locator("[data-status]").first).to_have_attribute("data-status", "submitted")
     submitted = await stack.call("tasks", "GET", f"/tasks/{visit['task_id']}", REP)
     assert (submitted["status"], submitted["evidence_compliant"]) == ("submitted", True)
+
+    # The proposal: a real PDF, whose name must hold the customer and the day; the
+    # server's reasons show under the file input, in Chinese, and the choice can be fixed.
+    await browsing.go(rep, f"/tasks/{proposal['task_id']}")
+    attach = rep.locator("input[type=file][accept='application/pdf']")
+    await attach.set_input_files(
+        {"name": "方案.pdf", "mimeType": "application/pdf", "buffer": pdf()}
+    )
+    proposal_form = rep.locator(f"form[data-key='submit-{proposal['task_id']}']")
+    await proposal_form.locator("button[type=submit]").click()
+    file_error = proposal_form.locator(".field:has(input[type=file]) .field-error")
+    await expect(file_error).to_contain_text(f"文件名须包含客户名称“{CUSTOMER_NAME}”")
+    await expect(file_error).to_contain_text("文件名须包含任务日期,写作 20260310 或 2026-03-10")
+    await browsing.snap(rep, "rep-proposal-refused")
+    await attach.set_input_files(
+        {
+            "name": f"{CUSTOMER_NAME}-分期方案-20260310.pdf",
+            "mimeType": "application/pdf",
+            "buffer": pdf(),
+        }
+    )
+    await proposal_form.locator("button[type=submit]").click()
+    await expect(rep.locator("[data-status]").first).to_have_attribute("data-status", "submitted")
+    sent = await stack.call("tasks", "GET", f"/tasks/{proposal['task_id']}", REP)
+    assert (sent["status"], sent["evidence_compliant"]) == ("submitted", True)
 
     # The quote: the concession shows live and warns above 12% before anything is sent.
     await browsing.go(rep, f"/tasks/{quote['task_id']}")
@@ -740,3 +776,30 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{href}: {width} px wide"
     await browsing.snap(browsing.pages[0], "rep-dashboard-en")
+
+    # ---- the live concession is the tasks service's own figure, rounding included
+    pairs = [
+        ("100000", "87995"),  # 12.005 -> 12.01 (half up): over the threshold
+        ("100000", "88004"),  # 11.996 -> 12.00: not over
+        ("3", "2"),
+        ("7", "6.12345"),
+        ("1", "1.5"),  # a deal above target: a negative concession
+        ("100", "100"),
+        ("0.03", "0.02"),
+        ("123456789.12", "98765432.10"),
+    ]
+    shown = await rep.evaluate(
+        """async (pairs) => {
+            const f = await import("/assets/format.js");
+            return pairs.map(([t, d]) => {
+                const pct = f.concessionPct(t, d);
+                return [pct, f.above(pct, "12")];
+            });
+        }""",
+        pairs,
+    )
+    expected = []
+    for target, deal in pairs:
+        pct = concession_pct(Decimal(target), Decimal(deal))
+        expected.append([f"{pct:.2f}", pct > 12])
+    assert shown == expected
