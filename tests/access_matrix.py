@@ -68,6 +68,7 @@ GET  /customers/{customer_id}/follow-ups                 +  +  +  +  -  -  -  - 
 PUT  /customers/{customer_id}/next-action                +  -  -  -  -  -  -  -  -  -  401
 POST /customers/{customer_id}/next-action/complete       +  -  -  -  -  -  -  -  -  -  401
 POST /customers/{customer_id}/negotiation-join/confirm   -  -  +  -  -  -  -  -  -  -  401
+GET  /customers/{customer_id}/progress-reports           +  +  +  +  -  -  -  -  -  +  401
 POST /customers/{customer_id}/progress-reports           +  -  -  -  -  -  -  -  -  -  401
 GET  /progress-reports/todo                              +  +  +  +  +  +  +  +  +  +  401
 POST /progress-reports/{report_id}/answer                -  +  -  -  -  -  -  -  -  -  401
@@ -81,6 +82,7 @@ GET  /tasks/awaiting-decision                            -  -  -  +  -  -  -  - 
 GET  /tasks/{task_id}                                    +  +  +  +  -  -  -  -  +  +  401
 POST /tasks/{task_id}/submission                         +  -  -  -  -  -  -  -  -  -  401
 POST /tasks/{task_id}/concession-decision                -  -  -  +  -  -  -  -  -  -  401
+GET  /tasks/{task_id}/evidence                           +  +  +  +  -  -  -  -  +  +  401
 GET  /tasks/{task_id}/evidence/{sha256}                  +  +  +  +  -  -  -  -  +  +  401
 
 [collaboration]

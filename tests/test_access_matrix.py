@@ -443,6 +443,11 @@ async def _log_follow_up(call: Call) -> Req:
     )
 
 
+@builds("customers", "GET /customers/{customer_id}/progress-reports")
+async def _progress_reports(call: Call) -> Req:
+    return Req(f"/customers/{call.world.shared['customer']}/progress-reports")
+
+
 @builds("customers", "GET /customers/{customer_id}/follow-ups")
 async def _follow_ups(call: Call) -> Req:
     return Req(f"/customers/{call.world.shared['customer']}/follow-ups")
@@ -555,6 +560,11 @@ async def _submit(call: Call) -> Req:
 async def _decide(call: Call) -> Req:
     task = await call.world.shared_or_fresh(call, "quote", call.world.locked_quote)
     return Req(f"/tasks/{task}/concession-decision", json={"decision": "approve", "reason": "首单"})
+
+
+@builds("tasks", "GET /tasks/{task_id}/evidence")
+async def _evidence_list(call: Call) -> Req:
+    return Req(f"/tasks/{call.world.shared['evidence'].split('/')[0]}/evidence")
 
 
 @builds("tasks", "GET /tasks/{task_id}/evidence/{sha256}")

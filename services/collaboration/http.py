@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from salesops.auth import Actor, current_actor
+from salesops.inputs import Instant
 from salesops.timers import just_after
 from services.collaboration import board, quality, queue
 from services.collaboration.handlers import TicketService
@@ -65,6 +66,7 @@ class TicketView(BaseModel):
     ticket_id: str
     kind: str
     customer_id: str
+    customer_name: str | None = Field(description="As the customers service last named it.")
     requester_id: str
     product: str
     quantity: int
@@ -80,11 +82,16 @@ class TicketView(BaseModel):
 async def _view(service: TicketService, row: asyncpg.Record) -> TicketView:
     stages = await service.pool.fetch(
         "SELECT stage, team_id, owner_id, started_at, due_at, sla_due_at, finished_at, on_time,"
-        " level, waiting_for FROM ticket_stages WHERE ticket_id = $1"
+        " level, waiting_for, missing_items FROM ticket_stages WHERE ticket_id = $1"
         " ORDER BY started_at, stage_key",
         row["ticket_id"],
     )
-    return TicketView.model_validate({**dict(row), "stages": [dict(s) for s in stages]})
+    name = await service.pool.fetchval(
+        "SELECT name FROM known_customers WHERE customer_id = $1", row["customer_id"]
+    )
+    return TicketView.model_validate(
+        {**dict(row), "customer_name": name, "stages": [dict(s) for s in stages]}
+    )
 
 
 @router.post(
@@ -225,8 +232,8 @@ async def sla_board(actor: ActorDep, service: ServiceDep) -> list[dict[str, Any]
 async def repeated_documents(
     actor: ActorDep,
     service: ServiceDep,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     min_requests: Annotated[int, Query(ge=1)] = 2,
 ) -> dict[str, Any]:
     now = service.clock.now()

@@ -83,6 +83,10 @@ MIGRATIONS = (
         );
         """,
     ),
+    Migration(
+        "3002_missing_items",
+        "ALTER TABLE ticket_stages ADD COLUMN missing_items text[]",
+    ),
 )
 
 
@@ -165,9 +169,9 @@ def _answered(e: TicketAnswered, stored: RecordedEvent) -> list[Statement]:
 def _info_requested(e: InfoRequested, stored: RecordedEvent) -> list[Statement]:
     return [
         (
-            "UPDATE ticket_stages SET due_at = NULL, waiting_for = 'sales'"
+            "UPDATE ticket_stages SET due_at = NULL, waiting_for = 'sales', missing_items = $3"
             " WHERE ticket_id = $1 AND stage_key = $2",
-            (e.ticket_id, f"tech_answer:{e.team_id}"),
+            (e.ticket_id, f"tech_answer:{e.team_id}", e.missing_items),
         ),
         _status(e.ticket_id, "waiting_for_sales", stored),
     ]
@@ -176,8 +180,8 @@ def _info_requested(e: InfoRequested, stored: RecordedEvent) -> list[Statement]:
 def _info_supplied(e: InfoSupplied, stored: RecordedEvent) -> list[Statement]:
     return [
         (
-            "UPDATE ticket_stages SET due_at = $3, sla_due_at = $3, waiting_for = NULL"
-            " WHERE ticket_id = $1 AND stage_key = $2",
+            "UPDATE ticket_stages SET due_at = $3, sla_due_at = $3, waiting_for = NULL,"
+            " missing_items = NULL WHERE ticket_id = $1 AND stage_key = $2",
             (e.ticket_id, f"tech_answer:{e.team_id}", e.due_at),
         ),
         _status(e.ticket_id, "waiting_for_tech", stored),

@@ -108,6 +108,17 @@ class CoverageView(BaseModel):
         )
 
 
+@router.get(
+    "/customers/{customer_id}/progress-reports",
+    response_model=list[ProgressReportView],
+    summary="A customer's progress reports and the supervisor's answers, newest first",
+)
+async def progress_reports_of(
+    customer_id: str, actor: ActorDep, reports: ReportsDep
+) -> list[ProgressReportView]:
+    return [ProgressReportView.of(row) for row in await reports.of_customer(actor, customer_id)]
+
+
 @router.post(
     "/customers/{customer_id}/progress-reports",
     status_code=201,

@@ -97,6 +97,15 @@ class ReportService:
         assert row is not None
         return row
 
+    async def of_customer(self, actor: Actor, customer_id: str) -> list[asyncpg.Record]:
+        """A customer's progress reports with their answers, newest first."""
+        await self.customers.get(actor, customer_id)  # 404 / 403 as for the customer
+        return await self.customers.pool.fetch(
+            "SELECT * FROM progress_reports WHERE customer_id = $1"
+            " ORDER BY reported_at DESC, report_id",
+            customer_id,
+        )
+
     async def todo(self, actor: Actor) -> list[asyncpg.Record]:
         return await queries.open_progress_reports(self.customers.pool, actor.id)
 

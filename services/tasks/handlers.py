@@ -12,7 +12,7 @@ from decimal import Decimal
 import asyncpg
 from pydantic import BaseModel
 
-from contracts.tasks import TaskKind
+from contracts.tasks import TaskKind, TaskSubmitted
 from salesops.access import oversees
 from salesops.auth import Actor
 from salesops.clock import Clock
@@ -26,7 +26,7 @@ from salesops.problems import DomainError, Forbidden, NotFound
 from salesops.recording import EventRecorder, metadata_for, published_events
 from services.tasks import read_model
 from services.tasks import task as rules
-from services.tasks.evidence import inspect_photo, inspect_proposal
+from services.tasks.evidence import check_declared_type, inspect_photo, inspect_proposal
 from services.tasks.task import Task
 from services.tasks.watermark import watermark_photo
 
@@ -130,8 +130,14 @@ class TaskService:
         files: list[tuple[str, str, bytes, str | None]] = []  # (kind, media type, bytes, name)
         match task.kind:
             case TaskKind.VISIT:
-                photo_bytes = _required(upload, "a visit is proven by a photo").content
+                photo_upload = _required(upload, "a visit is proven by a photo")
+                photo_bytes = photo_upload.content
                 photo = await asyncio.to_thread(inspect_photo, photo_bytes, tz=self.policy.timezone)
+                check_declared_type(
+                    photo.media_type,
+                    file_name=photo_upload.file_name,
+                    declared=photo_upload.media_type,
+                )
                 events = rules.submit_visit(
                     task, photo, now=now, tolerance=self.policy.thresholds.photo_capture_tolerance
                 )
@@ -153,6 +159,9 @@ class TaskService:
                     pdf_upload.file_name,
                     customer_name=customer.name,
                     scheduled_date=self.local_date(task.scheduled_at),
+                )
+                check_declared_type(
+                    "application/pdf", file_name=pdf.file_name, declared=pdf_upload.media_type
                 )
                 events = rules.submit_proposal(task, pdf, now=now)
                 files.append(("pdf", "application/pdf", pdf_upload.content, pdf.file_name))
@@ -182,9 +191,14 @@ class TaskService:
             if stored:
                 original = stored[0][2]
                 reviewer = stored[-1][2]
+                proof = next(
+                    (ev for e in events if isinstance(e, TaskSubmitted) for ev in e.evidence),
+                    None,
+                )
                 await conn.execute(
-                    "INSERT INTO evidence_files VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                    " ON CONFLICT DO NOTHING",
+                    "INSERT INTO evidence_files (task_id, sha256, kind, media_type, file_name,"
+                    " object_key, reviewer_key, capture_time, device_id, stored_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                     task_id,
                     original.sha256,
                     stored[0][0],
@@ -192,6 +206,9 @@ class TaskService:
                     stored[0][3],
                     original.key,
                     reviewer.key,
+                    proof.capture_time if proof else None,
+                    proof.device_id if proof else None,
+                    now,
                 )
             return await self._row(conn, task_id)
 
@@ -257,6 +274,15 @@ class TaskService:
             " ORDER BY submitted_at, task_id"
         )
 
+    async def evidence_list(self, actor: Actor, task_id: str) -> list[asyncpg.Record]:
+        """The files proving a task, oldest first (the reviewer sees each one's copy)."""
+        task = await self.get(actor, task_id)
+        return await self.pool.fetch(
+            "SELECT sha256, kind, media_type, file_name, capture_time, device_id, stored_at"
+            " FROM evidence_files WHERE task_id = $1 ORDER BY stored_at NULLS FIRST, sha256",
+            task["task_id"],
+        )
+
     async def evidence_for_review(
         self, actor: Actor, task_id: str, sha256: str
     ) -> tuple[bytes, str]:
@@ -274,6 +300,8 @@ class TaskService:
 
 
 def _required(upload: Upload | None, reason: str) -> Upload:
-    if upload is None or not upload.content:
+    if upload is None:
         raise DomainError(reason, field="file")
+    if not upload.content:
+        raise DomainError(f"the file is empty; {reason}", field="file")
     return upload

@@ -54,6 +54,11 @@ MIGRATIONS = (
         );
         """,
     ),
+    Migration(
+        "2002_evidence_capture",
+        "ALTER TABLE evidence_files ADD COLUMN capture_time timestamptz,"
+        " ADD COLUMN device_id text, ADD COLUMN stored_at timestamptz",
+    ),
 )
 
 TASK_COLUMNS = (

@@ -125,9 +125,15 @@ async def test_a_sample_request_goes_through_every_stage(
         "te-luo-bin",
         {"answer": "needs_info", "missing_items": ["电压规格"]},
     )
+    waiting = await call(service, "GET", url, REP)
+    asked = next(s for s in waiting["stages"] if s["team_id"] == ELECTRICAL)
+    assert asked["missing_items"] == ["电压规格"]  # the rep sees what to supply
+    assert waiting["customer_name"] == "宁波精密模具"
     service.clock.advance(timedelta(hours=5))  # the electrical clock is paused meanwhile
     await service.fire_due_timers()
     await call(service, "POST", f"{url}/tech/{ELECTRICAL}/info", REP, {"info": "380V 三相"})
+    supplied_view = await call(service, "GET", url, REP)
+    assert all(s["missing_items"] is None for s in supplied_view["stages"])
     (supplied,) = await tap.next_of(InfoSupplied)
     (requested,) = await tap.next_of(InfoRequested)
     assert supplied.due_at == service.clock.now() + timedelta(seconds=requested.time_left_seconds)

@@ -287,6 +287,14 @@ async def test_a_progress_report_reaches_the_supervisor_and_escalates_after_4_ho
     )
     assert answered["answer"] == "need_more_info"
     assert (await tap.next_of(ProgressReported))[0].supervisor_id == LEAD
+    # The rep sees the answer on the customer's reports.
+    (mine,) = await call(customers, "GET", url, REP)
+    assert (mine["answer"], mine["note"], mine["answered_by"]) == (
+        "need_more_info",
+        "报价单发我",
+        MANAGER,
+    )
+    await call(customers, "GET", url, "rep-chen-jing", expect=403)
 
 
 # -- who may do what ----------------------------------------------------------------------------

@@ -148,6 +148,17 @@ async def test_a_visit_photo_within_2_hours_is_accepted_and_reviewers_see_it_wat
     assert copy.headers["content-type"] == "image/jpeg"
     assert copy.content != original
     assert Image.open(io.BytesIO(copy.content)).size == (640, 480)
+    listed = await service.client.get(
+        f"/tasks/{task['task_id']}/evidence", headers=service.auth(LEAD)
+    )
+    (shown,) = listed.json()
+    assert (shown["sha256"], shown["kind"], shown["device_id"]) == (
+        evidence.sha256,
+        "photo",
+        "SN-778899",
+    )
+    assert shown["copy_path"] == f"/tasks/{task['task_id']}/evidence/{evidence.sha256}"
+    assert shown["capture_time"].startswith((at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
 
 
 @pytest.mark.parametrize(
