@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from bench.measure import CpuMeter, Operation, cpu_cost, drive
+from bench.report import figure
 from bench.servers import Servers, fresh_database, unique_suffix
 from contracts.customers import DecisionStateChanged
 from salesops.db import apply_migrations, create_pool
@@ -124,4 +125,15 @@ async def run_append(
             "expected": expected,
             "ok": events == outbox == expected,
         },
+        "figures": [
+            figure(
+                "EventStore.append (c=16)",
+                single["per_second"],
+                "/s",
+                at_least=GOAL_PER_SECOND,
+                limit="transactions",
+            ),
+            figure("EventStore.append p99", single["p99_ms"], "ms"),
+            figure("append inside BEGIN/COMMIT", wrapped["per_second"], "/s", limit="transactions"),
+        ],
     }

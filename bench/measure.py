@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import time
@@ -199,3 +200,56 @@ def cpu_cost(
         "cpu_ms_per_operation": {**costs, "total": round(total, 3)},
         "projected_per_second_cpu_bound": round(min(limits), 1) if limits else None,
     }
+
+
+class RssSampler:
+    """Peak resident memory of named processes (with their children), sampled while it runs.
+
+    ``async with RssSampler({"customers": [pid]}) as rss: ...`` then ``rss.peak_mb()``.
+    Sampled every ``interval`` seconds in a background task: a peak shorter than that can
+    be missed, which is why the figure is called the sampled peak.
+    """
+
+    def __init__(self, pids: dict[str, list[int]], interval: float = 0.1) -> None:
+        self._processes = {
+            name: [psutil.Process(pid) for pid in group] for name, group in pids.items()
+        }
+        self._interval = interval
+        self._peak: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        for name, group in self._processes.items():
+            total = 0
+            for process in group:
+                try:
+                    family = [process, *process.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for member in family:
+                    try:
+                        total += member.memory_info().rss
+                    except psutil.Error:
+                        continue
+            self._peak[name] = max(self._peak[name], total / 2**20)
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(self._interval)
+
+    async def __aenter__(self) -> RssSampler:
+        self._sample()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._sample()
+
+    def peak_mb(self) -> dict[str, float]:
+        """The largest RSS seen per name, in MiB."""
+        return {name: round(value, 1) for name, value in self._peak.items()}

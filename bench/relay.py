@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from bench.measure import CpuMeter, cpu_cost, drive, latency_summary
+from bench.report import figure
 from bench.servers import Servers, fresh_database, fresh_namespace, unique_suffix
 from contracts.customers import DecisionStateChanged
 from salesops.db import apply_migrations, create_pool
@@ -108,4 +109,14 @@ async def run_relay(servers: Servers, *, events: int, batch_size: int) -> dict[s
         "verified": in_stream == events and left == 0,
         "goal_per_second": GOAL_PER_SECOND,
         "goal_met": per_second >= GOAL_PER_SECOND,
+        "figures": [
+            figure(
+                "outbox relay to JetStream",
+                round(per_second, 1),
+                "events/s",
+                at_least=GOAL_PER_SECOND,
+                limit="publish",
+            ),
+            figure("relay verified", float(in_stream == events and left == 0), "", equals=1),
+        ],
     }

@@ -1,4 +1,4 @@
-"""The customers service as a real separate process: ``salesops serve customers``."""
+"""A service as a real separate process: ``salesops serve <service>``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class ServiceProcess:
     pid: int
     base_url: str
     log_path: Path
+    name: str = "customers"
 
 
 def _salesops_command() -> list[str]:
@@ -62,31 +63,48 @@ async def customers_service(
     database_url: str, nats_url: str, namespace: str
 ) -> AsyncIterator[ServiceProcess]:
     """Start ``salesops serve customers`` on a free port, wait for /readyz, stop it at exit."""
+    async with service_process("customers", database_url, nats_url, namespace) as service:
+        yield service
+
+
+@contextlib.asynccontextmanager
+async def service_process(
+    name: str,
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[ServiceProcess]:
+    """Start ``salesops serve <name>`` on a free port, wait for /readyz, stop it at exit.
+
+    ``env`` adds or overrides environment variables (a service's own settings).
+    """
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "SALESOPS_DATABASE_URL": database_url,
         "SALESOPS_NATS_URL": nats_url,
         "SALESOPS_NATS_NAMESPACE": namespace,
         "SALESOPS_HTTP_PORT": str(port),
         "SALESOPS_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    handle, name = tempfile.mkstemp(prefix="salesops-bench-service-", suffix=".log")
-    log_path = Path(name)
+    environment.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    handle, log_name = tempfile.mkstemp(prefix=f"salesops-bench-{name}-", suffix=".log")
+    log_path = Path(log_name)
     with os.fdopen(handle, "wb") as log_file:
         process = await asyncio.create_subprocess_exec(
             *_salesops_command(),
             "serve",
-            "customers",
-            env=env,
+            name,
+            env=environment,
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(process, base_url, log_path)
-        yield ServiceProcess(pid=process.pid, base_url=base_url, log_path=log_path)
+        yield ServiceProcess(pid=process.pid, base_url=base_url, log_path=log_path, name=name)
     finally:
         if process.returncode is None:
             process.terminate()
