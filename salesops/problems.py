@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesops.eventstore import ConcurrencyConflict
+from salesops.inputs import refuse_unstorable_text
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -49,8 +52,8 @@ class PayloadTooLarge(DomainError):
     kind = "payload-too-large"
     title = "The request body is too large"
 
-    def __init__(self, limit_bytes: int) -> None:
-        super().__init__(f"the body may be at most {limit_bytes:,} bytes", field="body")
+    def __init__(self, limit_bytes: int, *, field: str = "body") -> None:
+        super().__init__(f"the {field} may be at most {limit_bytes:,} bytes", field=field)
 
 
 class StateConflict(DomainError):
@@ -126,12 +129,14 @@ def _reason(error: Any) -> str:
     return str(error.get("msg", "is invalid"))
 
 
+def _domain_response(exc: DomainError, path: str) -> JSONResponse:
+    errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else None
+    return problem(exc.status, exc.kind, exc.title, exc.reason, instance=path, errors=errors)
+
+
 async def _domain_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else None
-    return problem(
-        exc.status, exc.kind, exc.title, exc.reason, instance=request.url.path, errors=errors
-    )
+    return _domain_response(exc, request.url.path)
 
 
 async def _conflict_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -149,6 +154,10 @@ async def _conflict_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    if exc.status_code == 413 and isinstance(limit, int):
+        # An operation's max_body_size stopped reading the body; say what the limit is.
+        return _domain_response(PayloadTooLarge(limit), request.url.path)
     kind = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}
     return problem(
         exc.status_code,
@@ -160,9 +169,65 @@ async def _http_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    # The last resort: a bug. Starlette re-raises the exception after this answer, so the
+    # server logs its traceback; the caller learns nothing of the internals.
+    return problem(
+        500,
+        "internal-error",
+        "The server could not handle this request",
+        "an unexpected error occurred; it has been logged for the operators",
+        instance=request.url.path,
+    )
+
+
+class _TooLargeAsProblem:
+    """Serves Starlette's own plain-text 413 as the problem a too-large body gets.
+
+    A declared ``Content-Length`` over an operation's ``max_body_size`` is answered by
+    Starlette itself, past the exception handlers, whatever the app had answered.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_as_problem(message: Message) -> None:
+            nonlocal replaced
+            if replaced:  # the plain-text body of the answer replaced
+                return
+            limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+            if (
+                message["type"] == "http.response.start"
+                and message["status"] == 413
+                and isinstance(limit, int)
+                and dict(message.get("headers", [])).get(b"content-type", b"").startswith(b"text/")
+            ):
+                replaced = True
+                response = _domain_response(PayloadTooLarge(limit), scope.get("path", ""))
+                await response(scope, receive, send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_as_problem)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Serve every error this system raises as a problem response."""
+    """Serve every error this system raises as a problem response.
+
+    Call it before the routers are included: it also makes every operation refuse text
+    the database cannot store (:func:`salesops.inputs.refuse_unstorable_text`) as a 422
+    problem, instead of failing on it with a 500.
+    """
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(DomainError, _domain_problem)
     app.add_exception_handler(ConcurrencyConflict, _conflict_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(Exception, _unexpected_problem)
+    app.add_middleware(_TooLargeAsProblem)
+    app.router.dependencies.append(Depends(refuse_unstorable_text))

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from salesops.auth import Actor, current_actor
+from salesops.inputs import Instant
 from salesops.timers import just_after
 from services.collaboration import board, quality, queue
 from services.collaboration.handlers import TicketService
@@ -231,8 +232,8 @@ async def sla_board(actor: ActorDep, service: ServiceDep) -> list[dict[str, Any]
 async def repeated_documents(
     actor: ActorDep,
     service: ServiceDep,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     min_requests: Annotated[int, Query(ge=1)] = 2,
 ) -> dict[str, Any]:
     now = service.clock.now()

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.customer_actions import NextActionKind
 from contracts.customers import CustomerTier, DecisionState, FollowUpKind
 from contracts.fields import Money
 from salesops.access import people_overseen
 from salesops.auth import Actor, current_actor
+from salesops.inputs import MAX_OFFSET, Instant
 from salesops.problems import Forbidden
 from services.customers import queries
 from services.customers.handlers import CustomerService
@@ -77,7 +78,7 @@ class ReassignRequest(Command):
 
 class FollowUpRequest(Command):
     kind: FollowUpKind = Field(examples=["visit"])
-    contacted_at: AwareDatetime = Field(description="When the contact happened, with time zone")
+    contacted_at: Instant = Field(description="When the contact happened, with time zone")
     notes: str = Field(max_length=2000, examples=["张总认可方案，要求下周到厂看产线"])
     competitor_notes: str | None = Field(default=None, max_length=2000)
     decision_chain_change: str | None = Field(default=None, max_length=2000)
@@ -86,7 +87,7 @@ class FollowUpRequest(Command):
 class NextActionRequest(Command):
     kind: NextActionKind = Field(examples=["schedule_factory_visit"])
     description: str = Field(max_length=2000, examples=["约张总周四到厂看产线"])
-    due_at: AwareDatetime
+    due_at: Instant
 
 
 class CustomerView(BaseModel):
@@ -163,7 +164,7 @@ async def list_customers(
     stale: bool | None = None,
     red_flagged: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[CustomerView]:
     directory = service.directory
     owners = people_overseen(directory, actor)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 
 from salesops.auth import Actor, current_actor
+from salesops.inputs import MAX_OFFSET, day_in_range
 from salesops.problems import DomainError
 from services.metrics import activity, board, health_board, nodes
 from services.metrics.causes import cause_tree, dimensions_of
@@ -54,9 +55,13 @@ def period_of(q: MetricsQueries, label: str | None, field: str = "period") -> Pe
     if label is None:
         return Period.containing("month", q.clock.now(), q.policy.timezone)
     try:
-        return Period.parse(label)
+        chosen = Period.parse(label)
     except ValueError as exc:
         raise DomainError(str(exc), field=field) from None
+    # Year 1 or 9999 parse, but their windows and trends overflow the calendar.
+    if not day_in_range(chosen.first_day):
+        raise DomainError(f"period {label!r} is outside the years 1900 to 2999", field=field)
+    return chosen
 
 
 def measure_name(name: str) -> str:
@@ -271,7 +276,7 @@ async def records(
     dimension: Dimension | None = None,
     segment: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RecordsView:
     target = nodes.visible_node(q.directory, actor, unit)
     chosen = period_of(q, period)

@@ -24,6 +24,25 @@ MAX_PHOTO_BYTES = 15 * 2**20
 MAX_PHOTO_PIXELS = 50_000_000
 MAX_PROPOSAL_BYTES = 20 * 2**20
 DEFAULT_CAPTURE_TOLERANCE = Thresholds().photo_capture_tolerance
+#: What a file name's extension or a declared media type says the content is. Only these
+#: are judged: a generic declaration (application/octet-stream, a name like "blob")
+#: leaves the content to decide.
+_EXTENSION_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+}
+_DECLARED_TYPES = {
+    "image/jpeg": "image/jpeg",
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/png": "image/png",
+    "application/pdf": "application/pdf",
+}
+_KIND_NAMES = {"image/jpeg": "a JPEG image", "image/png": "a PNG image", "application/pdf": "a PDF"}
+#: An unreadable EXIF text is quoted in the reason up to this many characters.
+_QUOTED_CHARS = 40
 
 
 class EvidenceRejected(DomainError):
@@ -83,6 +102,8 @@ def inspect_photo(
         raise EvidenceRejected(str(exc), field="file") from exc
     if photo.captured_at is None:
         unreadable = photo.unreadable_capture_time
+        if unreadable and len(unreadable) > _QUOTED_CHARS:
+            unreadable = unreadable[:_QUOTED_CHARS] + "…"
         detail = f"; {unreadable!r} is not a date and time" if unreadable else ""
         raise EvidenceRejected(
             f"the photo has no capture time (EXIF DateTimeOriginal){detail}", field="file"
@@ -95,6 +116,29 @@ def inspect_photo(
         width=photo.width,
         height=photo.height,
     )
+
+
+def check_declared_type(media_type: str, *, file_name: str, declared: str | None) -> None:
+    """Refuse a file whose name or declared media type claims another kind than its content.
+
+    ``media_type`` is what the content was found to be. A PNG renamed ``visit.jpg`` is a
+    real photo, but a file that lies about itself is no evidence to build on.
+    """
+    extension = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    named = _EXTENSION_TYPES.get(extension)
+    sent_as = _DECLARED_TYPES.get((declared or "").split(";")[0].strip().lower())
+    content = _KIND_NAMES.get(media_type, media_type)
+    if named is not None and named != media_type:
+        raise EvidenceRejected(
+            f"the file is named {file_name!r} ({_KIND_NAMES[named]}) but it is {content}; "
+            "send it under its own extension",
+            field="file",
+        )
+    if sent_as is not None and sent_as != media_type:
+        raise EvidenceRejected(
+            f"the file was sent as {declared} ({_KIND_NAMES[sent_as]}) but it is {content}",
+            field="file",
+        )
 
 
 def check_capture_time(

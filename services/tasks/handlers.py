@@ -26,7 +26,7 @@ from salesops.problems import DomainError, Forbidden, NotFound
 from salesops.recording import EventRecorder, metadata_for, published_events
 from services.tasks import read_model
 from services.tasks import task as rules
-from services.tasks.evidence import inspect_photo, inspect_proposal
+from services.tasks.evidence import check_declared_type, inspect_photo, inspect_proposal
 from services.tasks.task import Task
 from services.tasks.watermark import watermark_photo
 
@@ -130,8 +130,14 @@ class TaskService:
         files: list[tuple[str, str, bytes, str | None]] = []  # (kind, media type, bytes, name)
         match task.kind:
             case TaskKind.VISIT:
-                photo_bytes = _required(upload, "a visit is proven by a photo").content
+                photo_upload = _required(upload, "a visit is proven by a photo")
+                photo_bytes = photo_upload.content
                 photo = await asyncio.to_thread(inspect_photo, photo_bytes, tz=self.policy.timezone)
+                check_declared_type(
+                    photo.media_type,
+                    file_name=photo_upload.file_name,
+                    declared=photo_upload.media_type,
+                )
                 events = rules.submit_visit(
                     task, photo, now=now, tolerance=self.policy.thresholds.photo_capture_tolerance
                 )
@@ -153,6 +159,9 @@ class TaskService:
                     pdf_upload.file_name,
                     customer_name=customer.name,
                     scheduled_date=self.local_date(task.scheduled_at),
+                )
+                check_declared_type(
+                    "application/pdf", file_name=pdf.file_name, declared=pdf_upload.media_type
                 )
                 events = rules.submit_proposal(task, pdf, now=now)
                 files.append(("pdf", "application/pdf", pdf_upload.content, pdf.file_name))
@@ -291,6 +300,8 @@ class TaskService:
 
 
 def _required(upload: Upload | None, reason: str) -> Upload:
-    if upload is None or not upload.content:
+    if upload is None:
         raise DomainError(reason, field="file")
+    if not upload.content:
+        raise DomainError(f"the file is empty; {reason}", field="file")
     return upload

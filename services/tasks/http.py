@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.fields import Money, Percent
 from contracts.tasks import TaskKind
 from salesops.auth import Actor, current_actor
+from salesops.inputs import Day, Instant
 from salesops.problems import DomainError, PayloadTooLarge
 from services.tasks.handlers import TaskService, Upload
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 ActorDep = Annotated[Actor, Depends(current_actor)]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+#: Room beside the file for the text fields (a note of 2,000 characters) and the multipart
+#: framing: the whole body is cut off past file + this, while it streams in.
+FORM_ALLOWANCE_BYTES = 64 * 1024
+_MONEY: TypeAdapter[Decimal] = TypeAdapter(Money)
 
 
 async def task_service(request: Request) -> TaskService:
@@ -35,7 +40,7 @@ class PlanTaskRequest(BaseModel):
     customer_id: str = Field(min_length=1, max_length=128)
     kind: TaskKind
     title: str = Field(max_length=200, examples=["拜访张总，看产线"])
-    scheduled_at: AwareDatetime
+    scheduled_at: Instant
 
 
 class DecisionRequest(BaseModel):
@@ -76,13 +81,14 @@ class TaskView(BaseModel):
 def _decimal(value: str | None, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
+    # A price as the contracts carry it: plain digits, no sign, no exponent. An exponent
+    # (1E+999999999) would overflow, or take minutes to compute with, in the concession.
     try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise DomainError(f"{value!r} is not a decimal number", field=field) from None
-    if not number.is_finite():
-        raise DomainError(f"{value!r} is not a decimal number", field=field)
-    return number
+        return _MONEY.validate_python(value.strip())
+    except ValidationError:
+        raise DomainError(
+            f"{value!r} is not a decimal number in plain notation, e.g. 88000.00", field=field
+        ) from None
 
 
 @router.post("", status_code=201, response_model=TaskView, summary="Plan a task")
@@ -92,7 +98,7 @@ async def plan_task(body: PlanTaskRequest, actor: ActorDep, tasks: ServiceDep) -
 
 @router.get("", response_model=list[TaskView], summary="A rep's tasks of one day")
 async def tasks_of_day(
-    actor: ActorDep, tasks: ServiceDep, rep_id: str | None = None, day: date | None = None
+    actor: ActorDep, tasks: ServiceDep, rep_id: str | None = None, day: Day | None = None
 ) -> list[TaskView]:
     when = day or tasks.local_date(tasks.clock.now())
     return [TaskView.of(row) for row in await tasks.day(actor, rep_id or actor.id, when)]
@@ -116,6 +122,7 @@ async def get_task(task_id: str, actor: ActorDep, tasks: ServiceDep) -> TaskView
     "/{task_id}/submission",
     response_model=TaskView,
     summary="Submit a task with its evidence (multipart form)",
+    max_body_size=MAX_UPLOAD_BYTES + FORM_ALLOWANCE_BYTES,
 )
 async def submit_task(
     task_id: str,
@@ -130,7 +137,7 @@ async def submit_task(
     if file is not None:
         content = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(content) > MAX_UPLOAD_BYTES:
-            raise PayloadTooLarge(MAX_UPLOAD_BYTES)
+            raise PayloadTooLarge(MAX_UPLOAD_BYTES, field="file")
         upload = Upload(content, file.filename or "", file.content_type)
     row = await tasks.submit(
         actor,

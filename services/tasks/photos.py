@@ -162,7 +162,10 @@ def _capture_time(exif_ifd: dict[int, object], tz: ZoneInfo) -> tuple[datetime |
             unreadable = unreadable or raw
             continue
         offset = _parse_offset(_text(exif_ifd.get(offset_tag)))
-        return local.replace(tzinfo=offset or tz).astimezone(UTC), None
+        try:
+            return local.replace(tzinfo=offset or tz).astimezone(UTC), None
+        except OverflowError:  # 9999:12:31 23:59:59 at -05:00 is past the calendar's end in UTC
+            unreadable = unreadable or raw
     return None, unreadable
 
 
