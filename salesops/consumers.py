@@ -389,9 +389,37 @@ class EventConsumers:
             }
         )
         inject_trace_headers(headers)
-        await self._js.publish(dlq, raw.data, headers=headers)
+        data = _fitting(raw.data, headers, self._js._nc.max_payload)
+        await self._js.publish(dlq, data, headers=headers)
         log.error("%s dead-lettered %s: %s", consumer, msg_id, reason)
         await raw.ack()
+
+
+def _header_bytes(headers: dict[str, str]) -> int:
+    # As NATS writes them: "NATS/1.0\r\n", "Key: value\r\n" each, then "\r\n".
+    return 12 + sum(len(k.encode()) + len(str(v).encode()) + 4 for k, v in headers.items())
+
+
+def _fitting(data: bytes, headers: dict[str, str], max_payload: int) -> bytes:
+    """The payload a dead letter can carry with ``headers``, noting in them what was cut.
+
+    A message near the server's max_payload plus the headers added above is over it;
+    nats-py checks the payload alone, and the server answers an oversize message by
+    closing the connection, which would cut the whole service off NATS. The original
+    stays whole in its own stream.
+    """
+    if len(data) + _header_bytes(headers) <= max_payload:
+        return data
+    # The original's own headers go if they alone leave little room (ours are bounded).
+    if _header_bytes(headers) > max_payload // 2:
+        for key in [k for k in headers if not k.startswith(("Salesops-", "Nats-Msg-Id"))]:
+            del headers[key]
+        headers["Salesops-Headers-Dropped"] = "the original headers did not fit"
+        if len(data) + _header_bytes(headers) <= max_payload:
+            return data
+    keep = max(0, max_payload - _header_bytes(headers) - 128)  # 128: the note below
+    headers["Salesops-Payload-Truncated"] = f"kept the first {keep} of {len(data)} bytes"
+    return data[:keep]
 
 
 def _span_context(raw: Msg) -> trace.SpanContext | None:

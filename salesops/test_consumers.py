@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from contracts.customers import DecisionStateChanged
 from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_subject
-from salesops.consumers import EventConsumers, ReceivedEvent
+from salesops.consumers import EventConsumers, ReceivedEvent, _fitting, _header_bytes
 from salesops.db import DbConnection
 from salesops.jetstream import ensure_dead_letter_stream, ensure_service_stream
 from salesops.testing.waiting import eventually
@@ -196,3 +196,21 @@ async def test_a_failing_batch_is_split_so_only_the_poison_message_is_dead_lette
     assert Envelope.model_validate_json(letter.data).subject == "cus-bad"
     await eventually(lambda: _count(pool, "SELECT count(*) = 6 FROM seen"))
     assert await pool.fetchval("SELECT count(DISTINCT customer_id) FROM seen") == 6
+
+
+def test_a_dead_letter_is_cut_to_fit_its_headers_under_the_servers_size_limit() -> None:
+    # Over the limit, the server would close the consumer's whole connection.
+    ours = {"Nats-Msg-Id": "m-1:c", "Salesops-Error": "e" * 1000}
+    assert _fitting(b"d" * 1000, dict(ours), 10_000) == b"d" * 1000
+
+    headers = dict(ours)
+    cut = _fitting(b"d" * 10_000, headers, 10_000)
+    assert len(cut) > 1000
+    assert len(cut) + _header_bytes(headers) <= 10_000
+    assert headers["Salesops-Payload-Truncated"] == f"kept the first {len(cut)} of 10000 bytes"
+
+    foreign = {"X-Their-Trace": "t" * 9000, **ours}
+    assert _fitting(b"d" * 100, foreign, 10_000) == b"d" * 100
+    assert "X-Their-Trace" not in foreign
+    assert foreign["Salesops-Headers-Dropped"] == "the original headers did not fit"
+    assert foreign["Salesops-Error"] == "e" * 1000
