@@ -8,6 +8,9 @@ outbox row in the same statement, so they reach NATS if and only if they are sto
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,9 +22,12 @@ from pydantic import BaseModel
 
 from contracts.base import IntegrationEvent
 from salesops.clock import Clock, SystemClock
-from salesops.db import DbConnection, Migration
+from salesops.db import DbConnection, Migration, Statement
 from salesops.opsmetrics import OperationalMetrics
 from salesops.telemetry import tracer, tracing_active
+
+#: The SQLSTATE ``stream_conflict()`` raises (a code of our own, in no PostgreSQL class).
+STREAM_CONFLICT = "SA409"
 
 EVENT_STORE_MIGRATIONS = (
     Migration(
@@ -50,6 +56,17 @@ EVENT_STORE_MIGRATIONS = (
         );
         """,
     ),
+    Migration(
+        "0002_stream_conflict",
+        # Called by an append that carries its read-model statements when the stream could
+        # not be claimed: the error undoes the whole statement, those statements included.
+        f"""
+        CREATE FUNCTION stream_conflict(stream text) RETURNS integer LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'stream % moved on', stream USING ERRCODE = '{STREAM_CONFLICT}';
+        END $$;
+        """,
+    ),
 )
 
 _CLAIM_NEW_STREAM = """
@@ -64,7 +81,7 @@ _CLAIM_ANY_VERSION = """
     RETURNING version"""
 
 # One round trip: claim the stream version, insert the events, queue the public ones.
-_APPEND = """
+_APPEND_PARTS = """
 WITH claimed AS ({claim}),
 inserted AS (
     INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,
@@ -79,9 +96,87 @@ inserted AS (
 queued AS (
     INSERT INTO outbox (position)
     SELECT position FROM inserted WHERE event_id = ANY($10::uuid[])
-)
+)"""
+_APPEND = (
+    _APPEND_PARTS
+    + """
 SELECT position, event_id, stream_version FROM inserted ORDER BY stream_version
 """
+)
+# The same, carrying statements of the command's transaction (read model, timers) as
+# further parts: {then} are ``thenN AS (<statement>)`` clauses, their parameters after $10.
+# A stream that cannot be claimed calls stream_conflict(), whose error undoes them all.
+_APPEND_THEN = (
+    _APPEND_PARTS
+    + """,
+{then}
+{result}
+"""
+)
+_THEN_RESULT = """
+SELECT position, event_id, stream_version FROM inserted
+UNION ALL
+SELECT NULL::bigint, NULL::uuid, stream_conflict($1) WHERE NOT EXISTS (SELECT 1 FROM claimed)
+ORDER BY stream_version
+"""
+# Instead, one row: the events' positions and the row a part returned (its RETURNING),
+# which saves the command reading its read-model row back.
+_THEN_RETURNING = """
+SELECT CASE WHEN EXISTS (SELECT 1 FROM claimed)
+            THEN (SELECT array_agg(position ORDER BY stream_version) FROM inserted)
+            ELSE ARRAY[stream_conflict($1)::bigint] END AS _positions,
+       returned.*
+FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM then{part} LIMIT 1) AS returned ON true
+"""
+_APPEND_PARAMETERS = 10
+_WRITES = re.compile(
+    r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([A-Za-z_][A-Za-z0-9_.]*)", re.IGNORECASE
+)
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def composable(statements: Sequence[Statement]) -> bool:
+    """Whether ``statements`` can be parts of the append statement (see ``append(then=)``).
+
+    The parts of one statement all see the database as it was before the statement, and
+    two of them must not change the same row. So each must be an INSERT, UPDATE or
+    DELETE of a table of its own, and none may mention a table another one writes; then
+    running them as parts does what running them one after the other does.
+    """
+    return _composable(tuple(sql for sql, _ in statements))
+
+
+@functools.lru_cache(maxsize=1024)
+def _composable(sqls: tuple[str, ...]) -> bool:
+    # A command's statements come in a few shapes, asked about on every command.
+    targets = []
+    for sql in sqls:
+        match = _WRITES.match(sql)
+        if match is None:
+            return False
+        targets.append(match.group(1).lower())
+    if len(set(targets)) != len(targets):
+        return False
+    for i, sql in enumerate(sqls):
+        for j, target in enumerate(targets):
+            if i != j and re.search(rf"\b{re.escape(target)}\b", sql, re.IGNORECASE):
+                return False
+    return True
+
+
+def _parts(statements: Sequence[Statement]) -> tuple[str, list[Any]]:
+    """``thenN AS (...)`` clauses with their parameters renumbered after the append's."""
+    clauses = []
+    arguments: list[Any] = []
+    for number, (sql, args) in enumerate(statements, start=1):
+        offset = _APPEND_PARAMETERS + len(arguments)
+
+        def shifted(match: re.Match[str], offset: int = offset) -> str:
+            return f"${int(match.group(1)) + offset}"
+
+        clauses.append(f"then{number} AS ({_PARAMETER.sub(shifted, sql)})")
+        arguments.extend(args)
+    return ",\n".join(clauses), arguments
 
 
 # Many streams in one statement: claim new streams and move existing ones, then insert every
@@ -227,6 +322,38 @@ class EventStore:
         self._clock = clock or SystemClock()
         self._metrics = metrics
 
+    def plan(
+        self,
+        stream_id: str,
+        events: Sequence[BaseModel],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+    ) -> list[RecordedEvent]:
+        """The events as :meth:`append` will record them, before it runs.
+
+        Their ids and time are decided here; ``position`` is 0 until stored, and with
+        ``expected_version=None`` so is ``stream_version`` (known only once appended).
+        Pass the plan to ``append(planned=...)``.
+        """
+        recorded_at = self._clock.now()
+        base = expected_version or 0
+        known = expected_version is not None
+        return [
+            RecordedEvent(
+                position=0,
+                event_id=uuid.uuid4(),
+                stream_id=stream_id,
+                stream_version=base + number if known else 0,
+                event_type=type(event).__name__,
+                schema_version=_schema_version(event),
+                data=event.model_dump(mode="json"),
+                metadata=metadata,
+                recorded_at=recorded_at,
+            )
+            for number, event in enumerate(events, start=1)
+        ]
+
     async def append(
         self,
         stream_id: str,
@@ -235,18 +362,57 @@ class EventStore:
         expected_version: int | None,
         metadata: EventMetadata,
         conn: DbConnection | None = None,
+        planned: Sequence[RecordedEvent] | None = None,
+        then: Sequence[Statement] = (),
     ) -> list[RecordedEvent]:
+        """Append ``events`` to ``stream_id`` in one statement (see :meth:`append_returning`)."""
+        recorded, _ = await self.append_returning(
+            stream_id,
+            events,
+            expected_version=expected_version,
+            metadata=metadata,
+            conn=conn,
+            planned=planned,
+            then=then,
+        )
+        return recorded
+
+    async def append_returning(
+        self,
+        stream_id: str,
+        events: Sequence[BaseModel],
+        *,
+        expected_version: int | None,
+        metadata: EventMetadata,
+        conn: DbConnection | None = None,
+        planned: Sequence[RecordedEvent] | None = None,
+        then: Sequence[Statement] = (),
+        returning: int | None = None,
+    ) -> tuple[list[RecordedEvent], asyncpg.Record | None]:
         """Append ``events`` to ``stream_id`` in one statement.
 
         ``expected_version`` is the version the caller's decision was based on: 0 for a new
         stream, ``None`` to append whatever the version (for streams with one writer, such
         as timers). A stale version raises :class:`ConcurrencyConflict` and writes nothing.
         Pass ``conn`` to make the append part of the caller's transaction.
+
+        ``then``: statements that go with the events (their read-model rows, their
+        timers), run as parts of the same statement, so that a command needs neither a
+        transaction of its own nor a round trip per statement. They must be
+        :func:`composable`, and ``expected_version`` known; a conflict undoes them too.
+        ``planned``: the events as :meth:`plan` made them (the statements may use them).
+        ``returning``: the index of the statement in ``then`` whose ``RETURNING`` row to
+        hand back (besides a ``_positions`` column), e.g. the read-model row it wrote;
+        None when that statement wrote no row.
         """
         if not events:
-            return []
+            return [], None
         if expected_version is not None and expected_version < 0:
             raise ValueError("expected_version must be >= 0 or None")
+        if then and (expected_version is None or not composable(then)):
+            raise ValueError("then= takes composable statements and a known expected_version")
+        if returning is not None and not 0 <= returning < len(then):
+            raise ValueError("returning= names one of the then= statements")
         count = len(events)
         if expected_version is None:
             claim, new_version = _CLAIM_ANY_VERSION, count
@@ -254,51 +420,67 @@ class EventStore:
             claim, new_version = _CLAIM_NEW_STREAM, count
         else:
             claim, new_version = _CLAIM_AT_VERSION, expected_version + count
-        ids = [uuid.uuid4() for _ in events]
+        plan = planned or self.plan(
+            stream_id, events, expected_version=expected_version, metadata=metadata
+        )
+        ids = [p.event_id for p in plan]
         public = [i for i, e in zip(ids, events, strict=True) if isinstance(e, IntegrationEvent)]
-        recorded_at = self._clock.now()
-        meta = metadata.as_json()
-        event_types = [type(e).__name__ for e in events]
-        args = (
+        event_types = [p.event_type for p in plan]
+        args: tuple[Any, ...] = (
             stream_id,
             new_version,
             count,
             ids,
             event_types,
-            [_schema_version(e) for e in events],
+            [p.schema_version for p in plan],
             [e.model_dump_json() for e in events],
-            meta,
-            recorded_at,
+            metadata.as_json(),
+            plan[0].recorded_at,
             public,
         )
-        sql = _APPEND.format(claim=claim)
+        if then:
+            clauses, extra = _parts(then)
+            result = (
+                _THEN_RESULT if returning is None else _THEN_RETURNING.format(part=returning + 1)
+            )
+            sql = _APPEND_THEN.format(claim=claim, then=clauses, result=result)
+            args = (*args, *extra)
+        else:
+            sql = _APPEND.format(claim=claim)
+        executor = conn if conn is not None else self._pool
+        failed = False
         with _append_span([stream_id], event_types):
             try:
-                if conn is None:
-                    rows = await self._pool.fetch(sql, *args)
-                else:
-                    rows = await conn.fetch(sql, *args)
-            except asyncpg.UniqueViolationError:
-                rows = []
+                rows = await executor.fetch(sql, *args)
+            except asyncpg.UniqueViolationError as exc:
+                # A race on the stream; a part's own constraint (a duplicate key) is not one.
+                if then and exc.table_name not in ("streams", "events"):
+                    raise
+                rows, failed = [], True
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate != STREAM_CONFLICT:
+                    raise
+                rows, failed = [], True
         if not rows:
-            actual = await self.stream_version(stream_id, conn=conn)
+            # A failed statement aborted the caller's transaction: ask on another connection.
+            aborted = failed and conn is not None and conn.is_in_transaction()
+            actual = await self.stream_version(stream_id, conn=None if aborted else conn)
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         if self._metrics is not None:
             self._metrics.appended(event_types)
-        return [
-            RecordedEvent(
-                position=row["position"],
-                event_id=row["event_id"],
-                stream_id=stream_id,
-                stream_version=row["stream_version"],
-                event_type=type(event).__name__,
-                schema_version=_schema_version(event),
-                data=event.model_dump(mode="json"),
-                metadata=metadata,
-                recorded_at=recorded_at,
+        if returning is not None:
+            row = rows[0]
+            returned = (
+                row if any(v is not None for k, v in row.items() if k != "_positions") else None
             )
-            for row, event in zip(rows, events, strict=True)
-        ]
+            return [
+                dataclasses.replace(p, position=position)
+                for position, p in zip(row["_positions"], plan, strict=True)
+            ], returned
+        return [
+            dataclasses.replace(p, position=row["position"], stream_version=row["stream_version"])
+            for row, p in zip(rows, plan, strict=True)
+        ], None
 
     async def append_many(
         self,
@@ -397,6 +579,21 @@ class EventStore:
             from_version,
         )
         return [_recorded(row) for row in rows]
+
+    async def read_streams(
+        self, stream_ids: Sequence[str], *, conn: DbConnection | None = None
+    ) -> dict[str, list[RecordedEvent]]:
+        """All events of several streams in one query, each stream's oldest first."""
+        executor = conn or self._pool
+        rows = await executor.fetch(
+            "SELECT * FROM events WHERE stream_id = ANY($1::text[])"
+            " ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
+        for row in rows:
+            found[row["stream_id"]].append(_recorded(row))
+        return found
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Committed events of every stream after a global position, in position order.

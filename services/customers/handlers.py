@@ -187,22 +187,29 @@ class CustomerService:
         expected_version: int | None = None,
         correlation_id: str | None = None,
     ) -> asyncpg.Record:
-        """Run one command on one customer and return its read-model row."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        """Run one command on one customer and return its read-model row.
+
+        No transaction around it: the recorder writes the events with their read-model
+        rows and timers atomically (one statement, usually), and the version the decision
+        was based on is checked by that write, so a concurrent change is a conflict.
+        """
+        async with self.pool.acquire() as conn:
             customer = await self.load(conn, customer_id)
             self.authorise(actor, customer, owner_only=owner_only)
             if expected_version is not None and expected_version != customer.version:
                 raise ConcurrencyConflict(
                     customer_stream(customer_id), expected_version, customer.version
                 )
-            await self.recorder.record(
+            _, row = await self.recorder.record_returning(
                 conn,
                 customer_stream(customer_id),
                 decide(customer),
                 expected_version=customer.version,
                 metadata=self.metadata(actor, correlation_id),
+                returning="customers",
             )
-            row = await queries.get_customer(conn, customer_id)
+            if row is None:  # nothing changed, or the row was not written with the events
+                row = await queries.get_customer(conn, customer_id)
         assert row is not None
         return row
 
@@ -268,21 +275,24 @@ class CustomerService:
             actor_id=actor.id,
             now=self.clock.now(),
         )
-        async with self.pool.acquire() as conn, conn.transaction():
+        # No transaction: the unique external key refuses a concurrent duplicate.
+        async with self.pool.acquire() as conn:
             if external_key is not None:
                 existing = await queries.customer_id_by_external_key(conn, external_key)
                 if existing is not None:
                     raise StateConflict(
                         f"{external_key!r} is already customer {existing}", field="external_key"
                     )
-            await self.recorder.record(
+            _, row = await self.recorder.record_returning(
                 conn,
                 customer_stream(customer_id),
                 events,
                 expected_version=0,
                 metadata=self.metadata(actor, correlation_id),
+                returning="customers",
             )
-            row = await queries.get_customer(conn, customer_id)
+            if row is None:
+                row = await queries.get_customer(conn, customer_id)
         assert row is not None
         return row
 
@@ -369,7 +379,7 @@ class CustomerService:
 
     async def confirm_negotiation_join(self, actor: Actor, customer_id: str) -> asyncpg.Record:
         now = self.clock.now()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:  # atomic as in change()
             customer = await self.load(conn, customer_id)
             # Only the named manager may confirm: the domain rule says so, whoever sees it.
             events = obligations.confirm_negotiation_join(customer, actor_id=actor.id, now=now)

@@ -126,10 +126,39 @@ COLUMNS = (
 )
 
 
-def _update(customer_id: str, stored: RecordedEvent, **columns: Any) -> list[Statement]:
+#: The columns each UPDATE that ``_update`` writes sets, by its SQL (see ``_merged``).
+_UPDATE_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _update_statement(customer_id: str, version: int, columns: dict[str, Any]) -> Statement:
     assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(columns))
     sql = f"UPDATE customers SET version = $2, {assignments} WHERE customer_id = $1"
-    return [(sql, (customer_id, stored.stream_version, *columns.values()))]
+    _UPDATE_COLUMNS.setdefault(sql, tuple(columns))
+    return sql, (customer_id, version, *columns.values())
+
+
+def _update(customer_id: str, stored: RecordedEvent, **columns: Any) -> list[Statement]:
+    return [_update_statement(customer_id, stored.stream_version, columns)]
+
+
+def _merged(found: list[Statement]) -> list[Statement]:
+    """Consecutive ``_update``s of one customer as one UPDATE (the later values win).
+
+    They set plain values, so one UPDATE does what the two in a row do; and a command's
+    statements can then be parts of its append statement (a statement may not change one
+    row twice), e.g. a DecisionStateChanged with the NegotiationJoinRequested it brings.
+    """
+    merged: list[Statement] = []
+    for sql, args in found:
+        if merged and sql in _UPDATE_COLUMNS and merged[-1][0] in _UPDATE_COLUMNS:
+            last_sql, last_args = merged[-1]
+            if last_args[0] == args[0]:
+                columns = dict(zip(_UPDATE_COLUMNS[last_sql], last_args[2:], strict=True))
+                columns.update(zip(_UPDATE_COLUMNS[sql], args[2:], strict=True))
+                merged[-1] = _update_statement(args[0], args[1], columns)
+                continue
+        merged.append((sql, args))
+    return merged
 
 
 def _registered(e: CustomerRegistered, stored: RecordedEvent) -> list[Statement]:
@@ -334,7 +363,7 @@ _PROJECTORS: dict[type[BaseModel], Projector] = {
 
 def statements(recorded: Sequence[RecordedEvent], events: Sequence[BaseModel]) -> list[Statement]:
     """What brings the read model up to date with events just appended, in order."""
-    return project(_PROJECTORS, recorded, events)
+    return _merged(project(_PROJECTORS, recorded, events))
 
 
 def customer_state(row: asyncpg.Record) -> Customer:
