@@ -21,6 +21,8 @@ from salesops.orgdir import OrgDirectory, Role, UnknownPerson
 
 _ALGORITHM = "HS256"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="salesops"'}
+#: How many verified tokens a TokenIssuer remembers (a few per person signed in).
+_VERIFIED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class TokenIssuer:
         self._secret = secret
         self._issuer = issuer
         self.clock: Clock = clock or SystemClock()
+        # Tokens whose signature and claims were verified: (subject, expiry). A person
+        # sends the same token with every request for hours; checking its HMAC and
+        # parsing it again each time was a twentieth of a command's CPU.
+        self._verified: dict[str, tuple[str, int]] = {}
 
     def mint(self, person_id: str, *, ttl: timedelta = timedelta(hours=12)) -> str:
         now: datetime = self.clock.now()
@@ -53,17 +59,29 @@ class TokenIssuer:
 
     def subject_of(self, token: str) -> str:
         """The person id a valid token names; raises ``jwt.InvalidTokenError`` otherwise."""
-        claims = jwt.decode(
-            token,
-            self._secret,
-            algorithms=[_ALGORITHM],
-            issuer=self._issuer,
-            # Expiry is checked against the injected clock below, not PyJWT's wall clock.
-            options={"require": ["sub", "exp", "iss"], "verify_exp": False, "verify_iat": False},
-        )
-        if int(claims["exp"]) <= self.clock.now().timestamp():
+        verified = self._verified.get(token)
+        if verified is None:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                issuer=self._issuer,
+                # Expiry is checked against the injected clock below, not PyJWT's wall clock.
+                options={
+                    "require": ["sub", "exp", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
+            )
+            verified = str(claims["sub"]), int(claims["exp"])
+            if len(self._verified) >= _VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = verified
+        subject, expires = verified
+        # Every time, cached or not: a token expires while it is being used.
+        if expires <= self.clock.now().timestamp():
             raise jwt.ExpiredSignatureError("Signature has expired")
-        return str(claims["sub"])
+        return subject
 
 
 def _unauthenticated(detail: str) -> HTTPException:
