@@ -131,10 +131,23 @@ def _up(args: argparse.Namespace) -> int:
             f"salesops up: unknown service(s) {unknown}; known: {sorted(CATALOG)}", file=sys.stderr
         )
         return 2
+    services = args.services or list(CATALOG)
+    demo = None
+    if args.demo:
+        from salesops.demo.run import DemoOptions, DemoRun
+
+        if sorted(services) != sorted(CATALOG):
+            print("salesops up --demo: the demo needs every service", file=sys.stderr)
+            return 2
+        # After the services and the console (8101-8105, 8100): the notifications inbox.
+        inbox = args.port_base + len(services) + 1 if args.port_base else 8106
+        options = DemoOptions(seed=args.seed, speed=args.speed, period=args.quarter, days=args.days)
+        demo = DemoRun(options, data_dir=Path(args.data_dir), inbox_port=inbox)
     return run_stack(
         data_dir=Path(args.data_dir),
-        services=args.services or list(CATALOG),
+        services=services,
         port_base=args.port_base,
+        demo=demo,
     )
 
 
@@ -242,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default=".salesops", help="where embedded servers keep data")
     up.add_argument("--port-base", type=int, default=None, help="first HTTP port (default 8101)")
     up.add_argument("services", nargs="*", help=f"default: all of {sorted(CATALOG)}")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="load a generated company (137 people, ~2,500 customers) and play a quarter of its "
+        "work through the APIs on an accelerated clock (own database and NATS namespace)",
+    )
+    up.add_argument("--seed", type=int, default=137, help="the demo company's seed")
+    up.add_argument(
+        "--speed", type=float, default=1440, help="demo business seconds per real second"
+    )
+    up.add_argument("--quarter", default="2026-Q2", help="the demo's quarter, e.g. 2026-Q2")
+    up.add_argument(
+        "--days", type=int, default=None, help="play only the quarter's first N calendar days"
+    )
     up.set_defaults(run=_up)
 
     metrics = commands.add_parser("metrics", help="the metrics service's read models")

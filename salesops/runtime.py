@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 
 from contracts.subjects import dead_letter_stream_name
 from salesops.auth import TokenIssuer
-from salesops.clock import Clock, SystemClock
+from salesops.clock import Clock, real_time_of
 from salesops.consumers import EventConsumers
 from salesops.db import Migration, apply_migrations, create_pool
 from salesops.eventstore import EventStore
@@ -121,7 +121,8 @@ async def start_runtime(
     metrics: OperationalMetrics | None = None,
 ) -> AsyncIterator[tuple[ServiceRuntime, Any]]:
     """Connect, migrate, start the relay, timers and consumers; stop them all on exit."""
-    clock = clock or SystemClock()
+    # The wall clock, or a demo's accelerated business time (SALESOPS_CLOCK_*).
+    clock = clock or settings.business_clock()
     metrics = metrics or OperationalMetrics()
     directory = directory or load_org_directory(settings.org_file)
     policy = policy or load_policy(settings.policy_file)
@@ -156,8 +157,9 @@ async def start_runtime(
             clock=clock,
             directory=directory,
             policy=policy,
-            tokens=TokenIssuer(settings.jwt_secret, settings.jwt_issuer, clock),
-            oidc=_oidc_verifier(settings, directory, clock),
+            # Credentials live in real time, whatever pace business time keeps.
+            tokens=TokenIssuer(settings.jwt_secret, settings.jwt_issuer, real_time_of(clock)),
+            oidc=_oidc_verifier(settings, directory, real_time_of(clock)),
             pool=pool,
             nats=nc,
             js=js,

@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from salesops.clock import AcceleratedClock, Clock, SystemClock
 from salesops.oidc import OidcConfig
 
 ENV_PREFIX = "SALESOPS_"
@@ -46,6 +47,27 @@ class CommonSettings(BaseSettings):
     oidc_audience: str | None = None
     oidc_person_claim: str = "sub"
     oidc_jwks_url: str | None = None
+    #: Business time for demos and rehearsals (``salesops up --demo``): the clock reads
+    #: clock_start at the wall-clock instant clock_anchor (default: when the process made its
+    #: clock, so give every process the same anchor) and runs clock_speed times faster.
+    clock_start: AwareDatetime | None = None
+    clock_speed: float = Field(default=1.0, gt=0, le=1_000_000)
+    clock_anchor: AwareDatetime | None = None
+    #: Instead of clock_anchor: a file that will hold it; business time waits at clock_start
+    #: until the file is written (``salesops up --demo`` writes it once its company is loaded).
+    clock_anchor_file: Path | None = None
+
+    def business_clock(self) -> Clock:
+        """The clock services run on: the wall clock, unless clock_start/clock_speed are set."""
+        if self.clock_start is None and self.clock_speed == 1:
+            return SystemClock()
+        anchor = self.clock_anchor
+        start = self.clock_start or anchor
+        if start is None:  # only a speed: business time leaves the wall clock from now on
+            return AcceleratedClock(SystemClock().now(), self.clock_speed)
+        return AcceleratedClock(
+            start, self.clock_speed, anchor=anchor, anchor_file=self.clock_anchor_file
+        )
 
     def oidc(self) -> OidcConfig | None:
         """The provider's settings, or None when people sign in with the deployment's tokens."""
@@ -155,5 +177,12 @@ def load_settings(kind: type[S], **overrides: Any) -> S:
     if settings.environment == "production" and settings.jwt_secret == DEV_JWT_SECRET:
         raise ConfigurationError(
             f"{ENV_PREFIX}JWT_SECRET must be set to a real secret in production"
+        )
+    if settings.environment == "production" and (
+        settings.clock_start is not None or settings.clock_speed != 1
+    ):
+        # Deadlines, escalations and reports would all lie about when things happened.
+        raise ConfigurationError(
+            f"{ENV_PREFIX}CLOCK_START / {ENV_PREFIX}CLOCK_SPEED are for demos, not production"
         )
     return settings

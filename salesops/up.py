@@ -18,12 +18,16 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from salesops.catalog import CATALOG
 from salesops.db import quote_ident
 from salesops.embedded import embedded_nats, embedded_postgres, free_port
+
+if TYPE_CHECKING:
+    from salesops.demo.run import DemoRun
 
 _READY_TIMEOUT = 90.0
 #: The one address people open; the services follow from 8101.
@@ -83,8 +87,18 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
-def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = None) -> int:
-    """Start the stack and block until interrupted; returns the exit code."""
+def run_stack(
+    *,
+    data_dir: Path,
+    services: list[str],
+    port_base: int | None = None,
+    demo: DemoRun | None = None,
+) -> int:
+    """Start the stack and block until interrupted; returns the exit code.
+
+    With ``demo`` (``salesops up --demo``) the services get a database and namespace of the
+    demo's own, its org directory and accelerated clock, and the demo plays its quarter.
+    """
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -98,14 +112,22 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
         database_url = os.environ.get("SALESOPS_DATABASE_URL")
         if not database_url:
             admin = servers.enter_context(embedded_postgres(data_dir / "postgres"))
-            database_url = _ensure_database(admin, "salesops")
+            if demo is not None:
+                database_url = demo.fresh_database(admin)
+            else:
+                database_url = _ensure_database(admin, "salesops")
             print(f"embedded PostgreSQL  {database_url}", flush=True)
+        elif demo is not None:
+            database_url = demo.fresh_database(database_url)
         nats_url = os.environ.get("SALESOPS_NATS_URL")
         if not nats_url:
             port = 4222 if _port_is_free(4222) else free_port()
             nats_url = servers.enter_context(embedded_nats(data_dir / "nats", port))
             print(f"embedded NATS        {nats_url} (JetStream in {data_dir / 'nats'})", flush=True)
 
+        # The demo's settings (org file, clock, notification catchers) for every process.
+        demo_env = demo.prepare(nats_url) if demo is not None else {}
+        servers.callback(lambda: demo.stop() if demo is not None else None)
         processes: dict[str, subprocess.Popen[bytes]] = {}
         urls: dict[str, str] = {}
         for offset, name in enumerate(services):
@@ -128,6 +150,7 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 # (/customers/<id>, /tasks/<id>, /tickets/<id>), where people are signed in.
                 "SALESOPS_NOTIFY_BASE_URL": console_url,
                 "SALESOPS_METRICS_LINKS": json.dumps(dict.fromkeys(urls, console_url)),
+                **demo_env,
             }
             # A session of its own: Ctrl-C reaches only this process, which stops the
             # services first and the servers they depend on after them.
@@ -143,6 +166,7 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 "SALESOPS_HTTP_HOST": "127.0.0.1",
                 "SALESOPS_HTTP_PORT": str(console_port),
                 "SALESOPS_CONSOLE_UPSTREAMS": json.dumps(urls),
+                **demo_env,
             },
             start_new_session=True,
         )
@@ -161,6 +185,8 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                 print(f"{name:<20} {url}   (API docs {url}/docs{extra})", flush=True)
             print(f"{'console':<20} {console_url}   (everything in one place: sign in here)")
             print("ready — press Ctrl-C to stop", flush=True)
+            if demo is not None:
+                demo.started(urls, console_url)
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
@@ -168,6 +194,8 @@ def run_stack(*, data_dir: Path, services: list[str], port_base: int | None = No
                             f"salesops up: {name} exited with {process.returncode}", file=sys.stderr
                         )
                         return 1
+                if demo is not None:
+                    demo.tick()
                 time.sleep(0.2)
             print("stopping…", flush=True)
             return 0

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from contracts.base import IntegrationEvent
+from salesops.clock import real_time_of
 from salesops.consumers import ReceivedEvent
 from salesops.db import DbConnection
 from salesops.orgdir import Channel as DirectoryChannel
@@ -37,7 +38,9 @@ def build_channels(
     settings: NotifierSettings, runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> dict[str, Channel]:
     """The adapters whose endpoints are configured, keyed by the directory's channel names."""
-    clock = runtime.clock
+    # Signature timestamps and access-token lifetimes are checked by the platforms against
+    # their own clocks: real time, even while a demo runs business time faster.
+    clock = real_time_of(runtime.clock)
     channels: dict[str, Channel] = {}
     if settings.dingtalk_webhook:
         channels["dingtalk"] = DingTalkRobot(
