@@ -127,6 +127,7 @@ class EventConsumers:
         max_attempts: int = 5,
         retry_delay: float = 1.0,
         fetch_timeout: float = 5.0,
+        ack_wait: float = 30.0,
     ) -> None:
         self._pool = pool
         self._js = js
@@ -138,6 +139,8 @@ class EventConsumers:
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._fetch_timeout = fetch_timeout
+        # Set when the durable is created: what a killed replica held comes back after it.
+        self._ack_wait = ack_wait
         self._subscriptions: list[_Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._pulls: list[JetStreamContext.PullSubscription] = []
@@ -216,7 +219,7 @@ class EventConsumers:
                 stream=subscription.stream,
                 config=ConsumerConfig(
                     ack_policy=AckPolicy.EXPLICIT,
-                    ack_wait=30,
+                    ack_wait=self._ack_wait,
                     deliver_policy=DeliverPolicy.ALL,
                     # Our own attempt count decides when to dead-letter; the server never drops.
                     max_deliver=-1,
@@ -247,15 +250,23 @@ class EventConsumers:
                 messages = await pull.fetch(sub.batch_size, timeout=self._fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
+            except Exception as exc:
+                # No server, a closed connection, a 503 while a cluster elects the consumer's
+                # new leader: a loop that ended here would never consume again.
                 log.warning("%s cannot fetch: %s", sub.consumer, exc)
                 await asyncio.sleep(1)
                 continue
-            if sub.batch_handler is not None:
-                await self._shielded(self._handle_batch(messages, sub))
-                continue
-            for message in messages:
-                await self._shielded(self._handle(message, sub))
+            try:
+                if sub.batch_handler is not None:
+                    await self._shielded(self._handle_batch(messages, sub))
+                    continue
+                for message in messages:
+                    await self._shielded(self._handle(message, sub))
+            except Exception:
+                # An ack or a dead letter NATS did not take: what is not acknowledged comes
+                # back after the ack wait, and the loop goes on.
+                log.exception("%s could not settle a fetched batch", sub.consumer)
+                await asyncio.sleep(1)
 
     async def _shielded(self, work: Awaitable[None]) -> None:
         # Shielded: a stop request lets the work in hand finish and its messages be acked.
@@ -361,7 +372,9 @@ class EventConsumers:
                         await handler(conn, received)
             except Exception as exc:
                 span.record_exception(exc)
-                if attempt >= self._max_attempts:
+                # A database that is away is no fault of the message: however long the
+                # outage, the event waits for it instead of being dead-lettered.
+                if attempt >= self._max_attempts and not await self._database_away(exc):
                     await self._dead_letter(raw, dlq, consumer, f"{type(exc).__name__}: {exc}")
                 else:
                     log.warning(
@@ -372,9 +385,24 @@ class EventConsumers:
                         self._max_attempts,
                         exc,
                     )
-                    await raw.nak(delay=self._retry_delay * attempt)
+                    # Capped: redeliveries during a long outage keep coming back soon after.
+                    await raw.nak(delay=self._retry_delay * min(attempt, self._max_attempts))
                 return
         await raw.ack()
+
+    async def _database_away(self, exc: Exception) -> bool:
+        """Whether the handler failed for want of its database (lost, refused, restarting)."""
+        # Lost or refused connections; a server shutting down or starting up.
+        if isinstance(exc, OSError | asyncpg.PostgresConnectionError):
+            return True
+        if isinstance(exc, asyncpg.OperatorInterventionError):
+            return True
+        try:  # whatever the error said: a database that does not answer now is away
+            async with asyncio.timeout(2):
+                await self._pool.fetchval("SELECT 1")
+        except Exception:
+            return True
+        return False
 
     async def _dead_letter(self, raw: Msg, dlq: str, consumer: str, reason: str) -> None:
         headers = dict(raw.headers or {})

@@ -235,8 +235,11 @@ class TimerPoller:
         while not stop.is_set():
             try:
                 fired = await self.fire_due()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("timer poller paused: %s", exc)
+                fired = 0
+            except Exception:  # keep polling: a poller that stopped would never fire again
+                log.exception("timer poller failed; retrying")
                 fired = 0
             if fired < self._batch_size:
                 with contextlib.suppress(TimeoutError):
