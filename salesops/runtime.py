@@ -128,6 +128,9 @@ async def start_runtime(
     policy = policy or load_policy(settings.policy_file)
     schema = settings.schema_for(definition.name)
     pool = await create_pool(settings.database_url, schema)
+    # Known from here on so that a start failing half-way stops what already runs too.
+    nc: NatsClient | None = None
+    runtime: ServiceRuntime | None = None
     try:
         await apply_migrations(pool, schema, [*RUNTIME_MIGRATIONS, *definition.migrations])
         password = settings.nats_password
@@ -171,6 +174,7 @@ async def start_runtime(
                 service=definition.name,
                 namespace=settings.nats_namespace,
                 stream_replicas=settings.nats_stream_replicas,
+                ack_wait=settings.consumer_ack_wait_seconds,
             ),
         )
         service = definition.bootstrap(runtime)
@@ -220,18 +224,18 @@ async def start_runtime(
                 )
             )
         await runtime.consumers.start()
-        try:
-            yield runtime, service
-        finally:
+        yield runtime, service
+    finally:
+        if runtime is not None:
             runtime.stop.set()
             await asyncio.gather(*runtime.background, return_exceptions=True)
             await _quietly("stop consumers", runtime.consumers.stop())
             if runtime.oidc is not None:
                 await _quietly("close the OIDC client", runtime.oidc.aclose())
+        if nc is not None:
             await _quietly("drain NATS", nc.drain())
             if not nc.is_closed:
                 await _quietly("close NATS", nc.close())
-    finally:
         await _quietly("close database pool", pool.close())
 
 

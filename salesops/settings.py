@@ -128,6 +128,13 @@ class ServiceSettings(CommonSettings):
         le=300,
         description="How often the outbox, timer, consumer-lag and dead-letter gauges are sampled",
     )
+    consumer_ack_wait_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="How long JetStream waits for a consumer's ack before handing the message "
+        "out again, e.g. to another replica after the process holding it was killed",
+    )
 
     @field_validator("database_url")
     @classmethod
