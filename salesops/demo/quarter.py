@@ -959,11 +959,13 @@ def _ticket(
         },
     )
 
-    def days_later(due: datetime, opens: float, closes: float) -> datetime:
+    def days_later(
+        due: datetime, opens: float, closes: float, days: tuple[float, float] = (1.5, 4)
+    ) -> datetime:
         # Left lying for days, escalated every window up to the end of the chain, until
         # someone finally does it: what keeps the SLA board from ever being empty.
         return p.respond(
-            due + timedelta(days=p.rng.uniform(1.5, 4)), (0, 0.5), opens=opens, closes=closes
+            due + timedelta(days=p.rng.uniform(*days)), (0, 0.5), opens=opens, closes=closes
         )
 
     complete = at
@@ -1044,7 +1046,8 @@ def _ticket(
         {"ticket": key, "tracking": f"SF{hash_text(key) % 10**12:012d}"},
     )
     if receipt == "stuck":
-        received = days_later(shipped + timedelta(hours=1), 8.0, 21.0)
+        # Reported every hour it stays open (the receipt's window): a day is plenty.
+        received = days_later(shipped + timedelta(hours=1), 8.0, 21.0, (0.5, 1.5))
     else:
         hours = (0.15, 0.9) if receipt == "on_time" else (1.3, 5)
         received = shipped + timedelta(hours=p.rng.uniform(*hours))
