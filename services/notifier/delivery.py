@@ -11,6 +11,7 @@ NotificationDelivered / NotificationFailed are published. The clock is injected.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import random
@@ -27,10 +28,11 @@ from contracts.notifier import NotificationDelivered, NotificationFailed
 from salesops.auth import SYSTEM_ACTOR
 from salesops.clock import Clock
 from salesops.db import DbConnection
+from salesops.eventstore import StreamAppend
 from salesops.opsmetrics import OperationalMetrics
 from salesops.recording import EventRecorder, metadata_for
 from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
-from services.notifier.messages import Channel, OutgoingMessage, Recipient
+from services.notifier.messages import Channel, DeliveryResult, OutgoingMessage, Recipient
 
 MINUTE = timedelta(minutes=1)
 
@@ -45,6 +47,13 @@ class DeliveryPolicy:
     per_minute: Mapping[str, int] = field(
         default_factory=lambda: {"dingtalk": 20, "wecom": 20, "feishu": 100}
     )
+    #: How many messages of one channel without a per-minute limit are sent at once (the
+    #: rate-limited ones go one after the other, each counted against its robot's window).
+    #: Few: a remote endpoint's latency is overlapped, but httpx's pool checks each of its
+    #: connections on every request, so against a local sink 2 at once sent 845/s, 4 652/s,
+    #: 8 378/s and 16 254/s (CPU-bound; the shared client's connections add up).
+    concurrent_sends: Mapping[str, int] = field(default_factory=dict)
+    default_concurrent_sends: int = 4
 
     def backoff(self, attempt: int, rng: random.Random) -> timedelta:
         """Exponential back-off with full jitter (AWS architecture blog's recommendation)."""
@@ -153,9 +162,130 @@ class DeliveryWorker:
                 now,
                 batch,
             )
+            together = [row for row in rows if self._sent_together(row["channel"])]
             for row in rows:
-                delivered += await self._attempt(conn, row, now)
+                if not self._sent_together(row["channel"]):
+                    delivered += await self._attempt(conn, row, now)
+            if together:
+                delivered += await self._attempt_together(conn, together, now)
         return delivered, len(rows)
+
+    def _sent_together(self, channel: str) -> bool:
+        """A configured channel without a per-minute limit: its messages go out at once."""
+        return channel in self._channels and channel not in self._policy.per_minute
+
+    async def _send(self, row: asyncpg.Record, channel: Channel) -> DeliveryResult:
+        message = OutgoingMessage(**_json(row["message"]))
+        recipient = Recipient(**_json(row["recipient"]))
+        # The send continues the trace of the event it is about (HTTP command -> ... -> chat).
+        with tracer.start_as_current_span(
+            f"send {row['channel']}",
+            context=context_from_traceparent(row["traceparent"]),
+            kind=trace.SpanKind.CLIENT,
+        ) as span:
+            if row["trace_attributes"]:
+                span.set_attributes(_json(row["trace_attributes"]))
+            span.set_attribute("salesops.delivery.id", row["delivery_id"])
+            span.set_attribute("salesops.delivery.channel", row["channel"])
+            span.set_attribute("salesops.delivery.recipient", row["person_id"])
+            span.set_attribute("salesops.event.type", row["event_type"])
+            result = await channel.send(message, recipient)
+            span.set_attribute("salesops.delivery.ok", result.ok)
+            if result.status_code is not None:
+                span.set_attribute("salesops.delivery.status_code", result.status_code)
+            if not result.ok:
+                span.set_status(trace.StatusCode.ERROR, result.provider_reply[:200])
+        return result
+
+    async def _attempt_together(
+        self, conn: DbConnection, rows: list[asyncpg.Record], now: datetime
+    ) -> int:
+        """Send the rows at once (a few per channel at a time), then record every outcome
+        with a handful of statements: as :meth:`_attempt` does one by one, in bulk."""
+        limits = {
+            name: asyncio.Semaphore(
+                self._policy.concurrent_sends.get(name, self._policy.default_concurrent_sends)
+            )
+            for name in {row["channel"] for row in rows}
+        }
+
+        async def send(row: asyncpg.Record) -> DeliveryResult:
+            async with limits[row["channel"]]:
+                return await self._send(row, self._channels[row["channel"]])
+
+        results = await asyncio.gather(*(send(row) for row in rows))
+        ids = [row["delivery_id"] for row in rows]
+        replies = [result.provider_reply[:4000] for result in results]
+        await conn.execute(
+            "INSERT INTO robot_sends SELECT unnest($1::text[]), $2",
+            [row["robot_key"] for row in rows],
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO delivery_attempts"
+            " SELECT a.id, coalesce((SELECT max(attempt) FROM delivery_attempts d"
+            " WHERE d.delivery_id = a.id), 0) + 1, $2, a.ok, a.retryable, a.code, a.reply"
+            " FROM unnest($1::text[], $3::bool[], $4::bool[], $5::int[], $6::text[])"
+            " AS a(id, ok, retryable, code, reply)",
+            ids,
+            now,
+            [result.ok for result in results],
+            [result.retryable for result in results],
+            [result.status_code for result in results],
+            replies,
+        )
+        sent: list[tuple[asyncpg.Record, int, str]] = []
+        retried: list[tuple[asyncpg.Record, int, str]] = []
+        dead: list[tuple[asyncpg.Record, int, str]] = []
+        for row, result, reply in zip(rows, results, replies, strict=True):
+            attempt = row["attempts"] + 1
+            if result.ok:
+                sent.append((row, attempt, reply))
+            elif result.retryable and attempt < self._policy.max_attempts:
+                retried.append((row, attempt, reply))
+            else:
+                dead.append((row, attempt, result.provider_reply))
+        if sent:
+            await conn.execute(
+                "UPDATE deliveries d SET status = 'sent', attempts = u.attempts, sent_at = $2,"
+                " last_reply = u.reply FROM unnest($1::text[], $3::int[], $4::text[])"
+                " AS u(id, attempts, reply) WHERE d.delivery_id = u.id",
+                [row["delivery_id"] for row, _, _ in sent],
+                now,
+                [attempt for _, attempt, _ in sent],
+                [reply for _, _, reply in sent],
+            )
+        if retried:
+            await conn.execute(
+                "UPDATE deliveries d SET attempts = u.attempts, next_attempt_at = u.next,"
+                " last_reply = u.reply"
+                " FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[])"
+                " AS u(id, attempts, next, reply) WHERE d.delivery_id = u.id",
+                [row["delivery_id"] for row, _, _ in retried],
+                [attempt for _, attempt, _ in retried],
+                [now + self._policy.backoff(attempt, self._rng) for _, attempt, _ in retried],
+                [reply for _, _, reply in retried],
+            )
+        if dead:
+            await conn.execute(
+                "UPDATE deliveries d SET status = 'dead', attempts = u.attempts,"
+                " last_reply = u.reply FROM unnest($1::text[], $2::int[], $3::text[])"
+                " AS u(id, attempts, reply) WHERE d.delivery_id = u.id",
+                [row["delivery_id"] for row, _, _ in dead],
+                [attempt for _, attempt, _ in dead],
+                [reason[:4000] for _, _, reason in dead],
+            )
+        outcomes: list[tuple[asyncpg.Record, NotificationDelivered | NotificationFailed]] = [
+            (row, self._delivered(row, attempt, now)) for row, attempt, _ in sent
+        ] + [(row, self._failed(row, attempt, reason, now)) for row, attempt, reason in dead]
+        await self._publish_all(conn, outcomes)
+        for row, _, _ in sent:
+            self._count(row["channel"], "sent")
+        for row, _, _ in retried:
+            self._count(row["channel"], "failed")
+        for row, _, _ in dead:
+            self._count(row["channel"], "dead_lettered")
+        return len(sent)
 
     async def _attempt(self, conn: DbConnection, row: asyncpg.Record, now: datetime) -> bool:
         channel = self._channels.get(row["channel"])
@@ -185,26 +315,7 @@ class DeliveryWorker:
                     window["oldest"] + MINUTE + timedelta(microseconds=1),
                 )
                 return False
-        message = OutgoingMessage(**_json(row["message"]))
-        recipient = Recipient(**_json(row["recipient"]))
-        # The send continues the trace of the event it is about (HTTP command -> ... -> chat).
-        with tracer.start_as_current_span(
-            f"send {row['channel']}",
-            context=context_from_traceparent(row["traceparent"]),
-            kind=trace.SpanKind.CLIENT,
-        ) as span:
-            if row["trace_attributes"]:
-                span.set_attributes(_json(row["trace_attributes"]))
-            span.set_attribute("salesops.delivery.id", row["delivery_id"])
-            span.set_attribute("salesops.delivery.channel", row["channel"])
-            span.set_attribute("salesops.delivery.recipient", row["person_id"])
-            span.set_attribute("salesops.event.type", row["event_type"])
-            result = await channel.send(message, recipient)
-            span.set_attribute("salesops.delivery.ok", result.ok)
-            if result.status_code is not None:
-                span.set_attribute("salesops.delivery.status_code", result.status_code)
-            if not result.ok:
-                span.set_status(trace.StatusCode.ERROR, result.provider_reply[:200])
+        result = await self._send(row, channel)
         attempt = row["attempts"] + 1
         await conn.execute("INSERT INTO robot_sends VALUES ($1, $2)", row["robot_key"], now)
         # Attempt numbers keep counting across a replay; ``attempts`` is the retry budget.
@@ -228,19 +339,7 @@ class DeliveryWorker:
                 result.provider_reply[:4000],
             )
             self._count(row["channel"], "sent")
-            await self._publish(
-                conn,
-                row,
-                NotificationDelivered(
-                    delivery_id=row["delivery_id"],
-                    about_event_id=row["event_id"],
-                    about_event_type=row["event_type"],
-                    person_id=row["person_id"],
-                    channel=row["channel"],
-                    attempts=attempt,
-                    delivered_at=now,
-                ),
-            )
+            await self._publish(conn, row, self._delivered(row, attempt, now))
             return True
         if result.retryable and attempt < self._policy.max_attempts:
             await conn.execute(
@@ -267,19 +366,62 @@ class DeliveryWorker:
             reason[:4000],
         )
         self._count(row["channel"], "dead_lettered")
-        await self._publish(
+        await self._publish(conn, row, self._failed(row, attempts, reason, now))
+
+    @staticmethod
+    def _delivered(row: asyncpg.Record, attempts: int, now: datetime) -> NotificationDelivered:
+        return NotificationDelivered(
+            delivery_id=row["delivery_id"],
+            about_event_id=row["event_id"],
+            about_event_type=row["event_type"],
+            person_id=row["person_id"],
+            channel=row["channel"],
+            attempts=attempts,
+            delivered_at=now,
+        )
+
+    @staticmethod
+    def _failed(
+        row: asyncpg.Record, attempts: int, reason: str, now: datetime
+    ) -> NotificationFailed:
+        return NotificationFailed(
+            delivery_id=row["delivery_id"],
+            about_event_id=row["event_id"],
+            about_event_type=row["event_type"],
+            person_id=row["person_id"],
+            channel=row["channel"],
+            attempts=attempts,
+            reason=reason[:1000],
+            failed_at=now,
+        )
+
+    async def _publish_all(
+        self,
+        conn: DbConnection,
+        outcomes: list[tuple[asyncpg.Record, NotificationDelivered | NotificationFailed]],
+    ) -> None:
+        """Each outcome appended to its delivery's stream, all in one statement.
+
+        The delivery rows are locked by this worker, so no one else appends to their
+        streams meanwhile: the versions read here are the ones to expect.
+        """
+        if not outcomes:
+            return
+        streams = [f"delivery-{row['delivery_id']}" for row, _ in outcomes]
+        versions = {
+            record["stream_id"]: record["version"]
+            for record in await conn.fetch(
+                "SELECT stream_id, version FROM streams WHERE stream_id = ANY($1::text[])",
+                streams,
+            )
+        }
+        await self._recorder.record_many(
             conn,
-            row,
-            NotificationFailed(
-                delivery_id=row["delivery_id"],
-                about_event_id=row["event_id"],
-                about_event_type=row["event_type"],
-                person_id=row["person_id"],
-                channel=row["channel"],
-                attempts=attempts,
-                reason=reason[:1000],
-                failed_at=now,
-            ),
+            [
+                StreamAppend(stream, [event], versions.get(stream, 0))
+                for stream, (_, event) in zip(streams, outcomes, strict=True)
+            ],
+            metadata=metadata_for(SYSTEM_ACTOR),
         )
 
     async def _publish(
