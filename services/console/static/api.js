@@ -106,6 +106,23 @@ export const post = (path, json, options = {}) => request("POST", path, { ...opt
 export const put = (path, json, options = {}) => request("PUT", path, { ...options, json });
 export const postForm = (path, form, options = {}) => request("POST", path, { ...options, form });
 
+/**
+ * A file behind the console (an evidence copy), fetched with the bearer token, which an
+ * <img src> or a plain link could not send; show it through URL.createObjectURL.
+ */
+export async function getBlob(path, { signal } = {}) {
+  let response;
+  try {
+    response = await fetch(path, { headers: authHeaders(), signal, cache: "no-store" });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { type: "urn:salesops:problem:network", detail: String(error) });
+  }
+  if (response.status === 401) throw new Unauthorized(await problemOf(response));
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  return response.blob();
+}
+
 /** Path of a service's API behind the console. */
 export function api(service, path) {
   return `/api/${service}${path.startsWith("/") ? path : `/${path}`}`;

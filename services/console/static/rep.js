@@ -3,7 +3,7 @@
 // customer with follow-ups, decision state, next action, the progress report and the
 // negotiation join; the tasks of a day; one task with its evidence or its approval.
 
-import { ApiError, api, get, post, postForm, put, query } from "./api.js";
+import { ApiError, api, get, getBlob, post, postForm, put, query } from "./api.js";
 import { card, failure, field, fill, formError, h, link, onSubmit, select, toast } from "./dom.js";
 import {
   above,
@@ -494,7 +494,7 @@ function nextActionForms(current, done) {
   return [commit, complete];
 }
 
-function progressReportForm(customerId) {
+function progressReportForm(customerId, done) {
   const max = session.config.support_needed_max_chars;
   const text = h("textarea", {
     name: "support_needed",
@@ -546,8 +546,69 @@ function progressReportForm(customerId) {
         }),
       ),
     );
+    await done();
   });
   return form;
+}
+
+/** The customer's progress reports, newest first, each with the supervisor's answer. */
+function reportList(reports) {
+  if (!reports.length) return h("p", { class: "empty" }, t("no_progress_reports"));
+  return h(
+    "ol",
+    { class: "timeline reports", id: "progress-reports" },
+    reports.map((r) =>
+      h(
+        "li",
+        {
+          "data-report-id": r.report_id,
+          "data-answer": r.answer ?? "",
+          class: r.overdue && !r.answer ? "is-red" : null,
+        },
+        h(
+          "div",
+          { class: "row-head" },
+          h("strong", {}, label("ka", r.key_action), " · ", label("ob", r.obstacle)),
+          h(
+            "span",
+            { class: `status s-${r.answer ?? "pending"}`, "data-role": "answer" },
+            r.answer ? label("ans", r.answer) : t("answer_pending"),
+          ),
+          r.overdue && !r.answer ? h("span", { class: "badge red" }, t("overdue")) : null,
+        ),
+        h("p", { "data-role": "support-needed" }, r.support_needed),
+        h(
+          "p",
+          { class: "note" },
+          t("reported_at"),
+          " ",
+          dateTime(r.reported_at),
+          " · ",
+          r.answer
+            ? t("answered_by", { who: personName(r.answered_by), at: dateTime(r.answered_at) })
+            : [
+                t("answer_waits_for", {
+                  who: personName(r.escalated_to_id ?? r.supervisor_id),
+                  due: dateTime(r.answer_due_at),
+                }),
+                r.overdue ? null : [" · ", countdown(r.answer_due_at)],
+              ],
+        ),
+        r.note
+          ? h(
+              "p",
+              { class: "answer-note", "data-role": "answer-note" },
+              t("answer_note_shown"),
+              ": ",
+              r.note,
+            )
+          : null,
+        r.escalated_to_id
+          ? h("p", { class: "note" }, t("escalated_to"), " ", personName(r.escalated_to_id))
+          : null,
+      ),
+    ),
+  );
 }
 
 function confirmJoinForm(customerId, done) {
@@ -583,18 +644,21 @@ export async function customerDetail(ctx) {
   const factsBox = h("div");
   const joinBox = h("div");
   const history = h("div");
+  const reportsBox = h("div");
   const nextBox = h("div");
   const current = () => customer;
 
   async function reload() {
-    const [fresh, followUps] = await Promise.all([
+    const [fresh, followUps, reports] = await Promise.all([
       get(api("customers", `/customers/${id}`)),
       get(api("customers", `/customers/${id}/follow-ups`)),
+      get(api("customers", `/customers/${id}/progress-reports`)),
     ]);
     customer = fresh;
     rememberCustomers([fresh]);
     drawFacts();
     fill(history, followUpList(followUps));
+    fill(reportsBox, reportList(reports));
   }
   function drawFacts() {
     fill(
@@ -657,9 +721,10 @@ export async function customerDetail(ctx) {
               { class: "hint" },
               t("progress_report_hint", { d: sla("progress_report_answer") }),
             ),
-            progressReportForm(id),
+            progressReportForm(id, reload),
           )
         : null,
+      card(t("progress_reports"), reportsBox),
       card(t("follow_ups"), history),
     ),
   );
@@ -1025,16 +1090,152 @@ function taskFacts(task) {
   );
 }
 
+/**
+ * The reviewer's copies of a task's evidence, fetched with the token (an <img src> could
+ * not send it) and shown through object URLs, kept per file while the screen is open.
+ */
+class EvidenceCopies {
+  constructor() {
+    this.urls = new Map();
+    this.released = false;
+  }
+
+  /** The object URL of a copy, fetched once. */
+  url(file) {
+    if (!this.urls.has(file.sha256)) {
+      const made = getBlob(api("tasks", file.copy_path)).then((blob) => {
+        if (this.released) throw new Error("the screen was left");
+        return URL.createObjectURL(blob);
+      });
+      made.catch(() => this.urls.delete(file.sha256)); // a later redraw tries again
+      this.urls.set(file.sha256, made);
+    }
+    return this.urls.get(file.sha256);
+  }
+
+  /** The screen is left: every copy's object URL goes (the browser frees the file). */
+  release() {
+    this.released = true;
+    for (const made of this.urls.values()) made.then(URL.revokeObjectURL, () => {});
+    this.urls.clear();
+  }
+}
+
+function evidenceFacts(file) {
+  return h(
+    "dl",
+    { class: "facts compact" },
+    file.capture_time
+      ? [
+          h("dt", {}, t("capture_time")),
+          h("dd", { "data-role": "capture-time" }, dateTime(file.capture_time)),
+        ]
+      : null,
+    file.device_id
+      ? [h("dt", {}, t("device")), h("dd", { "data-role": "device" }, file.device_id)]
+      : null,
+    file.file_name
+      ? [h("dt", {}, t("file_name")), h("dd", { class: "file-name" }, file.file_name)]
+      : null,
+    file.stored_at ? [h("dt", {}, t("stored_at")), h("dd", {}, dateTime(file.stored_at))] : null,
+  );
+}
+
+function evidencePhoto(file, copies) {
+  const img = h("img", {
+    class: "evidence-photo",
+    alt: t("evidence_photo_alt"),
+    "data-role": "evidence-photo",
+    hidden: true,
+  });
+  // Opened full size in a tab of its own (to zoom in on the watermark).
+  const full = h("a", { class: "evidence-open", target: "_blank", rel: "noopener" }, img);
+  const status = h("p", { class: "hint", role: "status" }, t("evidence_loading"));
+  copies.url(file).then(
+    (url) => {
+      img.src = url;
+      full.href = url;
+      img.hidden = false;
+      status.remove();
+    },
+    (error) => status.replaceWith(failure(error)),
+  );
+  return h(
+    "figure",
+    { class: "evidence-figure" },
+    full,
+    status,
+    h("figcaption", {}, evidenceFacts(file)),
+  );
+}
+
+function evidencePdf(file, copies) {
+  const name = file.file_name || `${file.sha256.slice(0, 12)}.pdf`;
+  const error = h("div");
+  const button = h(
+    "button",
+    { type: "button", class: "button", "data-role": "download-pdf" },
+    t("download_pdf"),
+  );
+  // Fetched when asked for (a proposal can be large), then saved under its own name.
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    fill(error);
+    try {
+      const save = h("a", { href: await copies.url(file), download: name, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+    } catch (problem) {
+      fill(error, failure(problem));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h(
+    "div",
+    { class: "evidence-pdf" },
+    h("strong", {}, t("proposal_pdf")),
+    evidenceFacts(file),
+    button,
+    error,
+  );
+}
+
+function evidenceList(files, copies) {
+  const photos = files.some((f) => f.kind === "photo");
+  return card(
+    t("evidence_submitted"),
+    photos ? h("p", { class: "hint" }, t("evidence_copy_hint")) : null,
+    h(
+      "ul",
+      { class: "evidence-list", id: "evidence" },
+      files.map((file) =>
+        h(
+          "li",
+          { "data-sha256": file.sha256, "data-kind": file.kind },
+          file.kind === "photo" ? evidencePhoto(file, copies) : evidencePdf(file, copies),
+        ),
+      ),
+    ),
+  );
+}
+
 export async function taskDetail(ctx) {
   const id = ctx.params[0];
   const head = h("div", { class: "screen-head" });
   const body = h("div");
+  const copies = new EvidenceCopies();
+  ctx.onLeave(() => copies.release());
   ctx.view.append(head, body);
   async function load() {
     let task;
+    let files;
     try {
-      [task] = await Promise.all([
+      [task, files] = await Promise.all([
         get(api("tasks", `/tasks/${id}`)),
+        // The proof shown to the rep and the reviewers (the service decides who may see it).
+        get(api("tasks", `/tasks/${id}/evidence`)).catch((error) => error),
         loadCustomers().catch(() => []),
       ]);
     } catch (error) {
@@ -1057,6 +1258,8 @@ export async function taskDetail(ctx) {
     );
     const mine = task.rep_id === session.me.id;
     const parts = [card(null, taskFacts(task))];
+    if (files instanceof Error) parts.push(card(t("evidence_submitted"), failure(files)));
+    else if (files.length) parts.push(evidenceList(files, copies));
     if (mine && OPEN_TASK.includes(task.status)) {
       if (task.status === "rejected")
         parts.push(h("p", { class: "banner" }, t("rejected_resubmit")));

@@ -55,6 +55,24 @@ function stageClock(stage) {
   return countdown(stage.sla_due_at);
 }
 
+/** The customer's name as the ticket carries it; the id when the service knows no name. */
+function ticketCustomer(ticket) {
+  return ticket.customer_name ?? customerName(ticket.customer_id);
+}
+
+/** What tech asked sales for, while the stage waits for it (nothing otherwise). */
+function askedItems(stage) {
+  return stage.waiting_for === "sales" && stage.missing_items?.length ? stage.missing_items : [];
+}
+
+function missingList(items) {
+  return h(
+    "ul",
+    { class: "missing-items", "data-role": "missing-items" },
+    items.map((item) => h("li", {}, item)),
+  );
+}
+
 function ticketStatus(ticket) {
   return h(
     "span",
@@ -77,7 +95,7 @@ function ticketRow(ticket) {
     h(
       "div",
       { class: "row-meta" },
-      h("span", {}, customerName(ticket.customer_id)),
+      h("span", { "data-role": "customer" }, ticketCustomer(ticket)),
       h("span", {}, personName(ticket.requester_id)),
       h("span", { class: "muted" }, dateTime(ticket.submitted_at)),
     ),
@@ -92,6 +110,15 @@ function ticketRow(ticket) {
               h("span", {}, stageLabel(s)),
               h("span", { class: "muted" }, personName(s.owner_id)),
               stageClock(s),
+              askedItems(s).length
+                ? h(
+                    "span",
+                    { class: "asked", "data-role": "missing-items" },
+                    t("missing_items_asked"),
+                    " ",
+                    askedItems(s).join(t("list_join")),
+                  )
+                : null,
             ),
           ),
         )
@@ -130,10 +157,7 @@ export async function ticketList(ctx) {
   );
   async function load() {
     try {
-      const [tickets] = await Promise.all([
-        get(api("collaboration", "/tickets")),
-        loadCustomers().catch(() => []),
-      ]);
+      const tickets = await get(api("collaboration", "/tickets"));
       // Tech and logistics work the most urgent first; sales see their newest requests first.
       if (!sales) tickets.sort((a, b) => earliestDue(a) - earliestDue(b));
       fill(
@@ -234,10 +258,10 @@ function ticketFacts(ticket) {
     h("dt", {}, t("customer")),
     h(
       "dd",
-      {},
+      { "data-role": "customer" },
       isSales()
-        ? link(`/customers/${ticket.customer_id}`, customerName(ticket.customer_id))
-        : customerName(ticket.customer_id),
+        ? link(`/customers/${ticket.customer_id}`, ticketCustomer(ticket))
+        : ticketCustomer(ticket),
     ),
     h("dt", {}, t("quantity")),
     h("dd", {}, ticket.quantity),
@@ -303,6 +327,14 @@ function stagesTable(ticket) {
             ? h("span", { class: "muted" }, t("due"), " ", dateTime(s.sla_due_at))
             : null,
         ),
+        askedItems(s).length
+          ? h(
+              "div",
+              { class: "asked" },
+              h("span", { class: "label" }, t("missing_items_asked")),
+              missingList(askedItems(s)),
+            )
+          : null,
       ),
     ),
   );
@@ -386,6 +418,14 @@ function infoForm(ticket, stage, done) {
       { class: "banner warn-banner" },
       t("tech_needs_info", { team: teamName(stage.team_id) }),
     ),
+    askedItems(stage).length
+      ? h(
+          "div",
+          { class: "asked" },
+          h("span", { class: "label" }, t("tech_asked_for")),
+          missingList(askedItems(stage)),
+        )
+      : null,
     field(t("info"), h("textarea", { name: "info", rows: 3 })),
     h("button", { type: "submit", class: "button primary" }, t("supply_info")),
   );
@@ -553,7 +593,6 @@ export async function ticketDetail(ctx) {
       [ticket] = await Promise.all([
         get(api("collaboration", `/tickets/${id}`)),
         documentTypes().catch(() => []),
-        loadCustomers().catch(() => []),
       ]);
     } catch (error) {
       ctx.title(t("ticket"));

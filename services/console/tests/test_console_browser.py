@@ -12,6 +12,7 @@ compared with what the APIs answer; every wait is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 from pypdf import PdfWriter
 
 from contracts.tasks import ConcessionExceeded
@@ -254,6 +255,21 @@ async def browsing(stack: Stack) -> AsyncIterator[Browsing]:
             await browser.close()
 
 
+async def expect_evidence_photo(page: Page, photo: dict[str, Any]) -> None:
+    """The task screen shows the reviewer's copy of a photo, with its capture time and device."""
+    item = page.locator(f"#evidence li[data-sha256='{photo['sha256']}']")
+    await expect(item.locator("[data-role=capture-time]")).to_have_text(
+        shown_time(photo["capture_time"])
+    )
+    await expect(item.locator("[data-role=device]")).to_have_text(photo["device_id"])
+    image = item.locator("img[data-role=evidence-photo]")
+    await expect(image).to_be_visible()
+    await expect(image).to_have_attribute("src", re.compile(r"^blob:"))
+    # Decoded: the watermarked copy keeps the photo's size.
+    size = await image.evaluate("el => el.decode().then(() => [el.naturalWidth, el.naturalHeight])")
+    assert size == [640, 480]
+
+
 def shown_time(iso: str) -> str:
     """How the console shows a time: the org's wall clock, 'YYYY-MM-DD HH:MM'."""
     return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -384,6 +400,15 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await report.locator("button[type=submit]").click()
     await expect(report.locator(".result")).to_contain_text("李娜")
     await expect(support_error).to_be_hidden()
+    (filed,) = await stack.call(
+        "customers", "GET", f"/customers/{customer_id}/progress-reports", REP
+    )
+    assert (filed["answer"], filed["supervisor_id"]) == (None, LEAD)
+    filed_item = rep.locator(f"#progress-reports li[data-report-id='{filed['report_id']}']")
+    await expect(filed_item.locator("[data-role=answer]")).to_have_text("待答复")
+    await expect(filed_item.locator("[data-role=support-needed]")).to_have_text(
+        filed["support_needed"]
+    )
 
     # ---- today's tasks: plan a visit and a quote for this morning
     await rep.locator("#nav a[href='/tasks']").click()
@@ -421,10 +446,38 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     )
     await expect(rep.locator("img.preview")).to_be_visible()
     await browsing.snap(rep, "rep-visit-photo")
+    # The reviewer's copy the screen fetches is recorded on its way (CDP keeps no body of it).
+    copies: list[tuple[str, str, bytes]] = []
+
+    async def record_copy(route: Route) -> None:
+        answer = await route.fetch()
+        body = await answer.body()
+        copies.append((route.request.url, route.request.headers.get("authorization", ""), body))
+        await route.fulfill(response=answer, body=body)
+
+    copy_route = re.compile(r"/api/tasks/tasks/[^/]+/evidence/[0-9a-f]+$")
+    await rep.route(copy_route, record_copy)
     await rep.locator(f"form[data-key='submit-{visit['task_id']}'] button[type=submit]").click()
     await expect(rep.locator("[data-status]").first).to_have_attribute("data-status", "submitted")
     submitted = await stack.call("tasks", "GET", f"/tasks/{visit['task_id']}", REP)
     assert (submitted["status"], submitted["evidence_compliant"]) == ("submitted", True)
+    (photo,) = await stack.call("tasks", "GET", f"/tasks/{visit['task_id']}/evidence", REP)
+    assert (photo["kind"], photo["device_id"]) == ("photo", "SN-CONSOLE-01")
+    assert shown_time(photo["capture_time"]) == "2026-03-10 10:05"  # the EXIF time, org zone
+    await expect_evidence_photo(rep, photo)
+    await rep.unroute(copy_route, record_copy)
+    # What the screen shows is the service's reviewer's copy, asked for with the token.
+    tasks = stack.services["tasks"]
+    reviewer_copy = await tasks.client.get(photo["copy_path"], headers=tasks.auth(REP))
+    signed_in = await rep.evaluate("localStorage.getItem('salesops.console.token')")
+    assert copies == [
+        (
+            f"{stack.base_url}/api/tasks{photo['copy_path']}",
+            f"Bearer {signed_in}",
+            reviewer_copy.content,
+        )
+    ]
+    await browsing.snap(rep, "rep-visit-evidence")
 
     # The proposal: a real PDF, whose name must hold the customer and the day; the
     # server's reasons show under the file input, in Chinese, and the choice can be fixed.
@@ -439,17 +492,27 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await expect(file_error).to_contain_text(f"文件名须包含客户名称“{CUSTOMER_NAME}”")
     await expect(file_error).to_contain_text("文件名须包含任务日期,写作 20260310 或 2026-03-10")
     await browsing.snap(rep, "rep-proposal-refused")
+    proposal_pdf = pdf()
     await attach.set_input_files(
         {
             "name": f"{CUSTOMER_NAME}-分期方案-20260310.pdf",
             "mimeType": "application/pdf",
-            "buffer": pdf(),
+            "buffer": proposal_pdf,
         }
     )
     await proposal_form.locator("button[type=submit]").click()
     await expect(rep.locator("[data-status]").first).to_have_attribute("data-status", "submitted")
     sent = await stack.call("tasks", "GET", f"/tasks/{proposal['task_id']}", REP)
     assert (sent["status"], sent["evidence_compliant"]) == ("submitted", True)
+    (kept,) = await stack.call("tasks", "GET", f"/tasks/{proposal['task_id']}/evidence", REP)
+    assert (kept["kind"], kept["file_name"]) == ("pdf", f"{CUSTOMER_NAME}-分期方案-20260310.pdf")
+    kept_item = rep.locator(f"#evidence li[data-sha256='{kept['sha256']}']")
+    await expect(kept_item.locator(".file-name")).to_have_text(kept["file_name"])
+    async with rep.expect_download() as saving:
+        await kept_item.locator("[data-role=download-pdf]").click()
+    saved = await saving.value
+    assert saved.suggested_filename == kept["file_name"]
+    assert await asyncio.to_thread(Path(await saved.path()).read_bytes) == proposal_pdf
 
     # The quote: the concession shows live and warns above 12% before anything is sent.
     await browsing.go(rep, f"/tasks/{quote['task_id']}")
@@ -544,8 +607,11 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     assert (hq["target"], hq["covered"], hq["coverage_pct"]) == ("2000000", "1500000.00", "75.00")
     await browsing.snap(director, "director-targets")
 
-    # ---- the group lead answers the progress report; the manager confirms the join
-    lead = await browsing.person(LEAD, phone=True, start="/reports")
+    # ---- the group lead reviews the visit's photo (the reviewer's copy) and answers the
+    # progress report; the manager confirms the join
+    lead = await browsing.person(LEAD, phone=True, start=f"/tasks/{visit['task_id']}")
+    await expect_evidence_photo(lead, photo)
+    await lead.locator("#nav a[href='/reports']").click()
     (todo,) = await stack.call("customers", "GET", "/progress-reports/todo", LEAD)
     item = lead.locator(f"#report-todo li[data-report-id='{todo['report_id']}']")
     await expect(item.locator("[data-role=support-needed]")).to_have_text(
@@ -558,6 +624,26 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await item.locator("button[value=coordinated]").click()
     await expect(lead.locator("#report-todo .empty")).to_be_visible()
     assert await stack.call("customers", "GET", "/progress-reports/todo", LEAD) == []
+
+    # The rep sees the answer on the customer's screen, note and all.
+    (answered,) = await stack.call(
+        "customers", "GET", f"/customers/{customer_id}/progress-reports", REP
+    )
+    assert (answered["answer"], answered["note"], answered["answered_by"]) == (
+        "coordinated",
+        "已约技术部周二下午开会",
+        LEAD,
+    )
+    # From the quote's screen (still open on the rep's phone) to its customer, in the app.
+    await rep.locator(f"dd a[href='/customers/{customer_id}']").click()
+    shown = rep.locator(f"#progress-reports li[data-report-id='{answered['report_id']}']")
+    await expect(shown).to_have_attribute("data-answer", "coordinated")
+    await expect(shown.locator("[data-role=answer]")).to_have_text("已协调")
+    await expect(shown.locator("[data-role=answer-note]")).to_have_text(
+        f"答复说明: {answered['note']}"
+    )
+    await expect(shown).to_contain_text(f"李娜 于 {shown_time(answered['answered_at'])} 答复")
+    await browsing.snap(rep, "rep-report-answered")
 
     # The lead's team customers, flags and all; the stale filter leaves the stale one.
     await lead.locator("#nav a[href='/customers']").click()
@@ -607,6 +693,8 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     # The countdown ticks by itself, from the due time and the server's clock.
     first = await clock_text.text_content()
     await expect(clock_text).not_to_have_text(first or "", timeout=3000)
+    assert ticket["customer_name"] == CUSTOMER_NAME
+    await expect(rep.locator("dd[data-role=customer]")).to_have_text(CUSTOMER_NAME)
     await browsing.snap(rep, "rep-ticket-submitted")
 
     # ---- logistics finds it on the SLA board; stocking waits for both groups
@@ -623,6 +711,7 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await expect(board_rows.first).to_contain_text("罗斌")
     await browsing.snap(logistics, "logistics-sla-board")
     await board_rows.first.locator("a").click()
+    await expect(logistics.locator("dd[data-role=customer]")).to_have_text(CUSTOMER_NAME)
     stocking = logistics.locator("#start-stocking")
     await expect(stocking).to_be_disabled()
     reason = logistics.locator("[data-role=stocking-reason]")
@@ -633,7 +722,10 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     # ---- the electrical engineer needs more information first (missing items required)
     electrical = await browsing.person(ELECTRICAL_ENGINEER, phone=True)
     await expect(electrical).to_have_url(re.compile(r"/tickets$"))
-    await electrical.locator(f"#ticket-list li[data-ticket-id='{ticket_id}'] a").click()
+    queued_ticket = electrical.locator(f"#ticket-list li[data-ticket-id='{ticket_id}']")
+    await expect(queued_ticket.locator("[data-role=customer]")).to_have_text(CUSTOMER_NAME)
+    await browsing.snap(electrical, "tech-queue")
+    await queued_ticket.locator("a").click()
     answer = electrical.locator(f"form[data-key='answer-{ticket_id}-tech-electrical']")
     await answer.locator("input[value=needs_info]").check()
     await answer.locator("button[type=submit]").click()
@@ -647,10 +739,17 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     ).to_be_visible()
     ticket = await stack.call("collaboration", "GET", f"/tickets/{ticket_id}", REP)
     assert ticket["status"] == "waiting_for_sales"
+    asked = next(s for s in ticket["stages"] if s["team_id"] == "tech-electrical")
+    assert asked["missing_items"] == ["电压规格", "安装现场照片"]
+    waiting_stage = "li[data-team='tech-electrical'] [data-role=missing-items] li"
+    await expect(electrical.locator(waiting_stage)).to_have_text(asked["missing_items"])
+    # The logistics page open on the ticket follows the change stream.
+    await expect(logistics.locator(waiting_stage)).to_have_text(asked["missing_items"])
 
     # ---- the rep supplies it from the ticket's page (a chat message links there)
     await browsing.go(rep, f"/tickets/{ticket_id}")
     info = rep.locator(f"form[data-key='info-{ticket_id}-tech-electrical']")
+    await expect(info.locator("[data-role=missing-items] li")).to_have_text(asked["missing_items"])
     await info.locator("[name=info]").fill("380V 三相,现场照片已发邮件")
     # The sign-in runs out while typing: the page stays, with the text; signing in again in
     # another tab brings this one back, and the same submit goes through.
