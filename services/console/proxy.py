@@ -35,8 +35,17 @@ _HOP_BY_HOP = frozenset(
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
 
 
+#: Set again by the console's own server on the answer it sends; passed on, they would
+#: appear twice ("server: uvicorn, uvicorn").
+_SET_BY_THIS_SERVER = frozenset({"date", "server"})
+
+
 def _forwardable(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
+
+
+def _answer_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in _forwardable(headers).items() if k.lower() not in _SET_BY_THIS_SERVER}
 
 
 class Forwarder:
@@ -89,7 +98,7 @@ class Forwarder:
         return StreamingResponse(
             upstream.aiter_raw(),
             status_code=upstream.status_code,
-            headers=_forwardable(upstream.headers),
+            headers=_answer_headers(upstream.headers),
             background=BackgroundTask(upstream.aclose),
         )
 

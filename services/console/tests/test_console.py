@@ -77,6 +77,9 @@ async def test_a_person_signs_in_and_their_calls_reach_the_service(
         customer_id = created.json()["customer_id"]
         listed = await client.get("/api/customers/customers", params={"tier": "A"}, headers=rep)
         assert [c["customer_id"] for c in listed.json()] == [customer_id]
+        # Headers the console's own server sets come once, not once per hop.
+        assert len(listed.headers.get_list("server")) == 1
+        assert len(listed.headers.get_list("date")) == 1
         # The service's own refusals come through unchanged, problem details and all.
         refused = await client.get("/api/customers/customers")
         assert refused.status_code == 401
