@@ -20,6 +20,7 @@ Status = Literal["on_track", "at_risk", "overdue", "waiting_for_sales"]
 class BoardLine:
     ticket_id: str
     customer_id: str
+    customer_name: str | None
     product: str
     requester_id: str
     stage: str
@@ -55,6 +56,7 @@ def board_line(row: asyncpg.Record, rule: SlaRule, now: datetime) -> BoardLine:
     return BoardLine(
         ticket_id=row["ticket_id"],
         customer_id=row["customer_id"],
+        customer_name=row["customer_name"],
         product=row["product"],
         requester_id=row["requester_id"],
         stage=row["stage"],
@@ -77,8 +79,10 @@ async def sla_board(
     pool: asyncpg.Pool, rules: dict[TicketStage, SlaRule], now: datetime
 ) -> list[BoardLine]:
     rows = await pool.fetch(
-        "SELECT s.*, t.customer_id, t.product, t.requester_id FROM ticket_stages s"
-        " JOIN tickets t USING (ticket_id) WHERE s.finished_at IS NULL"
+        "SELECT s.*, t.customer_id, k.name AS customer_name, t.product, t.requester_id"
+        " FROM ticket_stages s JOIN tickets t USING (ticket_id)"
+        " LEFT JOIN known_customers k ON k.customer_id = t.customer_id"
+        " WHERE s.finished_at IS NULL"
         " ORDER BY s.due_at NULLS LAST, s.ticket_id, s.stage_key"
     )
     lines = [board_line(row, rules[TicketStage(row["stage"])], now) for row in rows]

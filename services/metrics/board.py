@@ -23,6 +23,7 @@ class OpenStage:
     owner_id: str | None
     requester_id: str | None
     customer_id: str | None
+    customer_name: str | None
     product: str | None
     started_at: datetime
     due_at: datetime | None
@@ -47,7 +48,9 @@ async def open_stages(
 ) -> list[OpenStage]:
     """Open stages, overdue first, then by due time; ``requesters`` None means everyone's."""
     rows = await db.fetch(
-        "SELECT s.*, t.requester_id, t.customer_id, t.product"
+        "SELECT s.*, t.requester_id, t.customer_id, t.product, (SELECT c.name"
+        f" FROM {quote_ident(rm)}.customer_changes c WHERE c.customer_id = t.customer_id"
+        " AND c.name IS NOT NULL ORDER BY c.at DESC LIMIT 1) AS customer_name"
         f" FROM {quote_ident(rm)}.stages s LEFT JOIN {quote_ident(rm)}.tickets t USING (ticket_id)"
         " WHERE s.finished_at IS NULL AND s.started_at IS NOT NULL"
         " AND ($1::text[] IS NULL OR t.requester_id = ANY($1::text[]))",
@@ -67,6 +70,7 @@ async def open_stages(
                 owner_id=row["owner_id"],
                 requester_id=row["requester_id"],
                 customer_id=row["customer_id"],
+                customer_name=row["customer_name"],
                 product=row["product"],
                 started_at=row["started_at"],
                 due_at=due,

@@ -184,6 +184,7 @@ async def test_an_unanswered_ticket_climbs_the_chain_level_by_level(
     assert tap.of(TicketTimedOut) == []  # exactly 2 h: still on time
     board = await call(service, "GET", "/sla-board", REP)
     assert [(line["status"], line["owner_id"]) for line in board] == [("at_risk", "te-luo-bin")]
+    assert board[0]["customer_name"] == "宁波精密模具"
 
     clock.advance(MICRO)
     await service.fire_due_timers()

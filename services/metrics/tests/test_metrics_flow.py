@@ -135,6 +135,7 @@ async def test_the_board_and_the_attention_list_show_what_is_late_and_who_is_fla
     assert [(s["ticket_id"], s["stage"], s["overdue"]) for s in board] == [
         ("k2", "tech_answer", True)
     ]
+    assert board[0]["customer_name"] == "宁波精密模具有限公司"
     attention = (await metrics.client.get("/attention?unit=hq", headers=director)).json()
     assert {(c["customer_id"], c["stale"], c["red_flagged"]) for c in attention} == {
         ("c2", True, False),
