@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -24,7 +24,12 @@ from salesops.clock import Clock
 from salesops.db import DbConnection, Migration, Statement
 from salesops.opsmetrics import OperationalMetrics
 from salesops.policy import Policy
-from salesops.telemetry import context_from_traceparent, current_traceparent, tracer
+from salesops.telemetry import (
+    context_from_traceparent,
+    current_traceparent,
+    tracer,
+    tracing_active,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,24 @@ class DueTimer:
 TimerHandler = Callable[[DbConnection, DueTimer], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A timer handler that can also fire many due timers of its kind in one go.
+
+    ``many`` handles a batch in a few round trips instead of a few per timer (10,000
+    SLA deadlines can fall due in the same second). A batch that fails is fired again
+    one timer at a time with ``one``, so a timer that keeps failing is isolated and
+    retried on its own. With tracing on, timers fire one at a time: each is a span of
+    the trace of the command that scheduled it.
+    """
+
+    one: TimerHandler
+    many: Callable[[DbConnection, Sequence[DueTimer]], Awaitable[None]]
+
+    async def __call__(self, conn: DbConnection, timer: DueTimer) -> None:
+        await self.one(conn, timer)
+
+
 _SCHEDULE = """
     INSERT INTO timers (timer_id, kind, due_at, payload, traceparent)
     VALUES ($1, $2, $3, $4, $5)
@@ -148,8 +171,9 @@ class TimerPoller:
         clock: Clock,
         handlers: Mapping[str, TimerHandler],
         *,
-        batch_size: int = 200,
+        batch_size: int = 500,
         poll_interval: float = 0.5,
+        helpers: int = 1,
         max_attempts: int = 10,
         metrics: OperationalMetrics | None = None,
     ) -> None:
@@ -158,6 +182,7 @@ class TimerPoller:
         self._handlers = dict(handlers)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._helpers = helpers
         self._max_attempts = max_attempts
         self._metrics = metrics
 
@@ -178,13 +203,21 @@ class TimerPoller:
                 self._max_attempts,
                 self._batch_size,
             )
+            batches: dict[str, list[asyncpg.Record]] = {}
+            if not tracing_active():
+                for row in rows:
+                    if isinstance(self._handlers.get(row["kind"]), Batched):
+                        batches.setdefault(row["kind"], []).append(row)
+            for kind, batch in batches.items():
+                fired += await self._fire_batch(conn, kind, batch, now)
             for row in rows:
-                if await self._fire(conn, row, now):
+                if row["kind"] not in batches and await self._fire(conn, row, now):
                     fired += 1
         return fired
 
-    async def _fire(self, conn: DbConnection, row: asyncpg.Record, now: datetime) -> bool:
-        timer = DueTimer(
+    @staticmethod
+    def _due(row: asyncpg.Record, now: datetime) -> DueTimer:
+        return DueTimer(
             timer_id=row["timer_id"],
             kind=row["kind"],
             due_at=row["due_at"],
@@ -192,6 +225,37 @@ class TimerPoller:
             fired_at=now,
             traceparent=row["traceparent"],
         )
+
+    async def _fire_batch(
+        self, conn: DbConnection, kind: str, rows: list[asyncpg.Record], now: datetime
+    ) -> int:
+        handler = self._handlers[kind]
+        assert isinstance(handler, Batched)
+        timers = [self._due(row, now) for row in rows]
+        try:
+            async with conn.transaction():  # a savepoint: a failing batch writes nothing
+                await handler.many(conn, timers)
+        except Exception as exc:
+            log.warning(
+                "%d %s timers failed together, firing them one by one: %s", len(rows), kind, exc
+            )
+            fired = 0
+            for row in rows:
+                fired += await self._fire(conn, row, now)
+            return fired
+        await conn.execute(
+            "UPDATE timers SET fired_at = $2 WHERE timer_id = ANY($1::text[])",
+            [timer.timer_id for timer in timers],
+            now,
+        )
+        if self._metrics is not None:
+            lateness = self._metrics.timer_lateness.labels(kind)
+            for timer in timers:
+                lateness.observe(max(0.0, (now - timer.due_at).total_seconds()))
+        return len(timers)
+
+    async def _fire(self, conn: DbConnection, row: asyncpg.Record, now: datetime) -> bool:
+        timer = self._due(row, now)
         handler = self._handlers.get(timer.kind)
         # A child of the command that scheduled the timer (its traceparent is stored with it),
         # so what the timer does later stays in that command's trace.
@@ -231,19 +295,60 @@ class TimerPoller:
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                fired = await self.fire_due()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("timer poller paused: %s", exc)
-                fired = 0
-            except Exception:  # keep polling: a poller that stopped would never fire again
-                log.exception("timer poller failed; retrying")
-                fired = 0
-            if fired < self._batch_size:
+        """Poll until ``stop`` is set.
+
+        While the batches come full (a backlog), ``helpers`` more loops fire batches of
+        their own beside this one (SKIP LOCKED keeps them apart): one prepares its batch
+        while PostgreSQL writes another's, instead of each waiting for the other in turn.
+        """
+        backlog = asyncio.Event()
+        helpers = [asyncio.create_task(self._help(stop, backlog)) for _ in range(self._helpers)]
+        try:
+            while not stop.is_set():
+                fired = await self._fire_safely()
+                if fired >= self._batch_size:
+                    backlog.set()
+                    continue
+                backlog.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._poll_interval)
+                    await asyncio.wait_for(stop.wait(), await self._until_next_due())
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _help(self, stop: asyncio.Event, backlog: asyncio.Event) -> None:
+        while not stop.is_set():
+            await backlog.wait()
+            if await self._fire_safely() < self._batch_size:
+                backlog.clear()
+
+    async def _fire_safely(self) -> int:
+        try:
+            return await self.fire_due()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("timer poller paused: %s", exc)
+        except Exception:  # keep polling: a poller that stopped would never fire again
+            log.exception("timer poller failed; retrying")
+        return 0
+
+    async def _until_next_due(self) -> float:
+        """Seconds to wait: until the next pending timer is due, at most ``poll_interval``.
+
+        So a deadline fires at its due time rather than up to a poll interval after it
+        (a timer scheduled meanwhile, by another process, waits at most that interval).
+        """
+        try:
+            next_due = await self._pool.fetchval(
+                "SELECT min(due_at) FROM timers WHERE fired_at IS NULL AND attempts < $1",
+                self._max_attempts,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return self._poll_interval
+        if next_due is None:
+            return self._poll_interval
+        wait: float = (next_due - self._clock.now()).total_seconds()
+        return max(0.0, min(self._poll_interval, wait))
 
 
 class DailyTimer:
