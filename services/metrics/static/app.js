@@ -480,7 +480,7 @@ function renderSla() {
             h(
               "td",
               { "data-label": t("customer") },
-              s.customer_id ?? "—",
+              s.customer_name ?? s.customer_id ?? "—",
               s.product ? h("small", {}, s.product) : null,
             ),
             h("td", { "data-label": t("due") }, localTime(s.due_at)),
