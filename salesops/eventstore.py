@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -321,6 +321,9 @@ class EventStore:
         self._pool = pool
         self._clock = clock or SystemClock()
         self._metrics = metrics
+        #: Called after each append (the runtime wakes its outbox relay with it). An append
+        #: in a transaction may not be committed yet: the relay then finds it a tick later.
+        self.on_append: Callable[[], None] | None = None
 
     def plan(
         self,
@@ -468,6 +471,8 @@ class EventStore:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         if self._metrics is not None:
             self._metrics.appended(event_types)
+        if self.on_append is not None and public:
+            self.on_append()
         if returning is not None:
             row = rows[0]
             returned = (
@@ -537,6 +542,8 @@ class EventStore:
             raise ConcurrencyConflict(stale.stream_id, stale.expected_version, actual)
         if self._metrics is not None:
             self._metrics.appended(columns[2])
+        if self.on_append is not None and public:
+            self.on_append()
         position_of = dict(zip(row["event_ids"], row["positions"], strict=True))
         results: dict[str, list[RecordedEvent]] = {}
         event_ids = iter(ids)

@@ -34,6 +34,9 @@ from salesops.telemetry import (
 
 log = logging.getLogger(__name__)
 
+#: After a wake-up, how long the relay lets more appends gather before it reads the outbox.
+WAKE_DEBOUNCE = 0.005
+
 _PENDING = """
 SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
        e.schema_version, e.data, e.metadata, e.recorded_at
@@ -72,6 +75,8 @@ class OutboxRelay:
         self._after_publish = after_publish
         self._metrics = metrics
         self.published_total = 0
+        # Set by wake(): appends of this process (another replica's wait for the idle tick).
+        self._appended = asyncio.Event()
 
     async def publish_pending(self, conn: DbConnection | None = None) -> int:
         """Publish one batch of pending events and mark them; returns how many."""
@@ -176,11 +181,30 @@ class OutboxRelay:
         if self._metrics is not None:
             self._metrics.outbox_relay_failures.inc()
 
+    def wake(self) -> None:
+        """Events were just appended in this process: look for them now, not at the next tick."""
+        self._appended.set()
+
     async def _relay_while_leader(self, conn: DbConnection, stop: asyncio.Event) -> None:
         while not stop.is_set():
             published = await self.publish_pending(conn)
             if published < self._batch_size:
-                await _wait(stop, self._idle_interval)
+                self._appended.clear()
+                await _wait_any(stop, self._appended, self._idle_interval)
+                if self._appended.is_set():
+                    # Woken by an append: let the commands arriving with it gather, so a
+                    # busy service publishes a batch every few ms, not a poll per command.
+                    await _wait(stop, WAKE_DEBOUNCE)
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
+    """Until either event is set, or ``seconds`` passed."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -190,6 +190,8 @@ async def start_runtime(
                 batch_size=settings.relay_batch_size,
                 metrics=metrics,
             )
+            # What this process appends is published at once, not at the relay's next tick.
+            runtime.store.on_append = relay.wake
             runtime.background.append(asyncio.create_task(relay.run(runtime.stop)))
         timer_handlers = definition.timers(service)
         if timer_handlers:

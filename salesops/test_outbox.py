@@ -176,3 +176,25 @@ async def _outbox_empty(pool: asyncpg.Pool) -> bool:
 
 async def _published(relay: OutboxRelay, count: int) -> bool:
     return relay.published_total >= count
+
+
+async def test_an_append_in_this_process_wakes_the_relay_before_its_idle_tick(
+    pool: asyncpg.Pool, js: JetStreamContext, schema: str, namespace: str, stream: str
+) -> None:
+    store = EventStore(pool)
+    relay = relay_for(pool, js, schema, namespace, idle_interval=30.0)
+    store.on_append = relay.wake
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+
+    async def published() -> bool:
+        return relay.published_total > 0
+
+    try:
+        await asyncio.sleep(0.3)  # the relay has looked once and waits for its idle tick
+        await store.append("customer-cus-1", [EVENT], expected_version=0, metadata=META)
+        await eventually(published, seconds=5)  # far less than the 30 s idle tick
+    finally:
+        stop.set()
+        await running
+    assert (await js.stream_info(stream)).state.messages == 1
