@@ -8,6 +8,7 @@ and stop — around the routers and bootstrap of a :class:`ServiceDefinition`.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -101,6 +102,16 @@ class _CallersTrace:
             otel_context.detach(token)
 
 
+# FastAPI's own OpenTelemetry middleware (FastAPI 0.16x) asks the global providers on every
+# request, about 4% of a command's CPU; traces come from FastAPIInstrumentor when tracing
+# is configured (_instrument), metrics from Prometheus. Older FastAPI has no such option.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
+
+
 def create_service_app(
     definition: ServiceDefinition,
     settings: ServiceSettings,
@@ -134,6 +145,7 @@ def create_service_app(
         title=f"Sales Action Engine — {definition.title}",
         version="0.1.0",
         lifespan=lifespan,
+        **_NO_NATIVE_TELEMETRY,
     )
     app.add_middleware(_HttpMetrics, registry=registry)
     install_problem_handlers(app)
