@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -130,6 +130,25 @@ class VisibilityTracker:
                 await conn.close()
 
 
+async def caught_up(dsn: str, since: datetime) -> None:
+    """Until the metrics inbox holds every customers event recorded since ``since``
+    (at most a minute)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(600):
+            behind = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM customers.events WHERE recorded_at >= $1)"
+                " - (SELECT count(*) FROM metrics.inbox"
+                "    WHERE subject LIKE 'sales.customers.%' AND occurred_at >= $1)",
+                since,
+            )
+            if behind <= 0:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
 async def measure_lag(
     dsn: str,
     customers: ServiceProcess,
@@ -139,12 +158,15 @@ async def measure_lag(
     rate: float = RATE,
     owned: list[list[str]] | None = None,
     state_now: DecisionState | None = None,
+    since: datetime | None = None,
 ) -> dict[str, Any]:
     """Open-loop commands at ``rate``; the lag of each one until the metrics inbox has it.
 
     ``owned``: each lane's existing customers, all in ``state_now`` (else each registers
-    its own first).
+    its own first). Timing starts once the metrics hold every customers event recorded
+    since ``since`` (default: now), so the lag is not measured behind a backlog.
     """
+    since = since or datetime.now(UTC)
     bearer = token(REP)
     clients = [HttpClient.for_url(customers.base_url, bearer) for _ in range(LANES)]
     mix = CustomersMix(clients, owned, state_now)
@@ -160,6 +182,7 @@ async def measure_lag(
                 return customer_id is not None
 
             await drive(register, count=LANES * (CUSTOMERS_PER_WORKER // 4), concurrency=LANES)
+        await caught_up(dsn, since)
         await tracker.start()
 
         async def command(index: int) -> bool:
@@ -176,7 +199,9 @@ async def measure_lag(
         meter = CpuMeter.for_pids(pids)
         async with RssSampler(pids) as rss:
             meter.start()
-            result = await open_loop(command, count=commands, rate=rate, lanes=LANES)
+            # A bound, so that a stuck run fails this figure instead of the whole benchmark.
+            async with asyncio.timeout(commands / rate * 3 + 60):
+                result = await open_loop(command, count=commands, rate=rate, lanes=LANES)
             cpu = meter.stop()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SETTLE_TIMEOUT):

@@ -167,9 +167,9 @@ class HttpClient:
         if json is not None:
             head += b"Content-Type: application/json\r\n"
         head += f"Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
-        connection = await self._connect()
         try:
             async with asyncio.timeout(self.timeout):
+                connection = await self._connect()
                 status, payload = await connection.send(head + body)
         except (TimeoutError, HttpError):
             self.close()
@@ -207,13 +207,22 @@ class OpenLoopResult:
     #: How far behind schedule requests went out (the generator or the service fell behind).
     max_start_delay: float
 
+    #: When the last operation started, from the first start: the schedule actually kept.
+    started_over: float = 0.0
+
+    @property
+    def achieved_per_second(self) -> float:
+        """Operations started per second (the last one's start closes the interval)."""
+        span = self.started_over + 1 / self.rate
+        return self.count / span if span > 0 else 0.0
+
     def summary(self) -> dict[str, Any]:
         from bench.measure import latency_summary
 
         return {
             "commands": self.count,
             "target_per_second": self.rate,
-            "achieved_per_second": round(self.count / self.elapsed, 1) if self.elapsed else 0.0,
+            "achieved_per_second": round(self.achieved_per_second, 1),
             "seconds": round(self.elapsed, 3),
             "max_start_delay_ms": round(self.max_start_delay * 1000, 1),
             "errors": self.errors,
@@ -232,9 +241,10 @@ async def open_loop(operation: Scheduled, *, count: int, rate: float, lanes: int
     latencies: list[float] = []
     errors = 0
     max_delay = 0.0
+    last_start = began
 
     async def lane(number: int) -> None:
-        nonlocal errors, max_delay
+        nonlocal errors, max_delay, last_start
         for index in range(number, count, lanes):
             due = began + index / rate
             wait = due - time.perf_counter()
@@ -243,11 +253,18 @@ async def open_loop(operation: Scheduled, *, count: int, rate: float, lanes: int
             else:
                 max_delay = max(max_delay, -wait)
             start = time.perf_counter()
+            last_start = max(last_start, start)
             ok = await operation(index)
             latencies.append(time.perf_counter() - start)
             errors += not ok
 
     await asyncio.gather(*(lane(number) for number in range(min(lanes, count))))
     return OpenLoopResult(
-        count, rate, time.perf_counter() - began, latencies, errors, max_start_delay=max_delay
+        count,
+        rate,
+        time.perf_counter() - began,
+        latencies,
+        errors,
+        max_start_delay=max_delay,
+        started_over=last_start - began,
     )

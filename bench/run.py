@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import time
 from collections.abc import Awaitable
@@ -227,12 +228,25 @@ async def run(servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
         "quick": args.quick,
         "machine": await _machine(servers),
     }
+    # A run that seems stuck: `kill -USR1 <pid>` prints where every task is waiting.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _print_tasks)
     for name in SECTIONS:  # in this order whatever the order of --only
         if name in selected:
             report[name] = await _section(name, _work(servers, sizes, args, name))
+            _write(args.output.with_suffix(".partial.json"), report)  # kept if a later one fails
     report["machine"]["load_average_at_end"] = _load()
     report["goals"] = goals(report)
     return report
+
+
+def _print_tasks() -> None:
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+
+
+def _write(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

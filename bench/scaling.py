@@ -18,12 +18,9 @@ The flatness figures divide the largest size's throughput by the smallest's.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
-
-import asyncpg
 
 from bench.e2e import GOAL_P99_MS, measure_lag
 from bench.fill import EVENTS_PER_CUSTOMER, customer_id, fill_collaboration, fill_customers
@@ -51,8 +48,6 @@ E2E_LANES = 64
 E2E_CUSTOMERS_PER_LANE = 4
 #: Throughput at the largest size over that at the smallest: at least this is flat.
 FLAT = 0.8
-#: Every filled event is older than this (bench.fill.BASE); every event of the run is newer.
-FILL_CUTOFF = datetime(2026, 1, 1, tzinfo=UTC)
 #: The state the filled customers are in (their last DecisionStateChanged).
 FILLED_STATE = list(DecisionState)[(EVENTS_PER_CUSTOMER - 2) % len(DecisionState)]
 
@@ -80,23 +75,6 @@ def _owned(start: int, workers: int, per_worker: int, available: int) -> list[li
     ]
 
 
-async def _caught_up(dsn: str) -> None:
-    """Until the metrics inbox holds every customers event recorded since the fill."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        for _ in range(600):
-            behind = await conn.fetchval(
-                "SELECT (SELECT count(*) FROM customers.events WHERE recorded_at > $1)"
-                " - (SELECT count(*) FROM metrics.inbox WHERE subject LIKE 'sales.customers.%')",
-                FILL_CUTOFF,
-            )
-            if behind <= 0:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-
-
 async def _one_size(
     servers: Servers, size: int, *, http_commands: int, e2e_commands: int, timers: int
 ) -> dict[str, Any]:
@@ -113,6 +91,7 @@ async def _one_size(
         e2e_owned = _owned(
             HTTP_WORKERS * HTTP_CUSTOMERS_PER_WORKER, E2E_LANES, E2E_CUSTOMERS_PER_LANE, customers
         )
+        since = datetime.now(UTC)  # every event after this one is the run's, none history's
         async with service_process("customers", dsn, servers.nats_url, namespace) as service:
             bearer = token(REP)
             clients = [HttpClient.for_url(service.base_url, bearer) for _ in range(HTTP_WORKERS)]
@@ -128,7 +107,6 @@ async def _one_size(
                 for client in clients:
                     client.close()
             async with service_process("metrics", dsn, servers.nats_url, namespace) as metrics:
-                await _caught_up(dsn)
                 e2e = await measure_lag(
                     dsn,
                     service,
@@ -136,6 +114,7 @@ async def _one_size(
                     commands=e2e_commands,
                     owned=e2e_owned,
                     state_now=FILLED_STATE if e2e_owned else None,
+                    since=since,
                 )
         async with service_process(
             "collaboration", dsn, servers.nats_url, namespace
