@@ -208,7 +208,10 @@ def _figures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 f"@{size}: rebuild",
                 row["rebuild_events_per_second"],
                 "events/s",
-                at_least=REBUILD_GOAL_PER_SECOND,
+                # The goal is the million's: a smaller history is replayed in one process
+                # (parallel parts from PARALLEL_FROM), so its rate is lower, not a step
+                # that grows with the history.
+                at_least=REBUILD_GOAL_PER_SECOND if row["stored_events"] >= 1_000_000 else None,
                 limit="copy",
             ),
             figure(
