@@ -35,6 +35,12 @@ from salesops.telemetry import context_from_traceparent, current_traceparent, tr
 from services.notifier.messages import Channel, DeliveryResult, OutgoingMessage, Recipient
 
 MINUTE = timedelta(minutes=1)
+#: How long a claimed delivery is the claiming worker's: longer than a send can take (the
+#: HTTP clients time out after 10 s), so two workers never send the same message.
+LEASE = timedelta(seconds=60)
+#: Messages of unlimited channels sent at once and recorded in one transaction: what a
+#: kill can repeat, traded against the round trips of recording each alone.
+TOGETHER_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -152,22 +158,39 @@ class DeliveryWorker:
                 return sent
 
     async def send_due(self, batch: int = 50) -> tuple[int, int]:
-        """One batch: returns (delivered, handled)."""
+        """One batch: returns (delivered, handled).
+
+        The batch is claimed first, in a short transaction that leases each row (pushes its
+        due time past ``LEASE``), and each outcome is then recorded as soon as it is known.
+        A worker killed mid-batch therefore repeats at most the messages it had in flight
+        (one per rate-limited robot, a small chunk on the others; no platform here takes
+        an idempotency key), not every message of the batch; another worker or a restart
+        picks the rest up once their lease has run out.
+        """
         now = self._clock.now()
         delivered = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
-                " ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-                now,
-                batch,
-            )
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    "UPDATE deliveries SET next_attempt_at = $3 WHERE delivery_id IN ("
+                    " SELECT delivery_id FROM deliveries"
+                    " WHERE status = 'pending' AND next_attempt_at <= $1"
+                    " ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                    " RETURNING *",
+                    now,
+                    batch,
+                    now + LEASE,
+                )
+            rows = sorted(rows, key=lambda row: (row["created_at"], row["delivery_id"]))
             together = [row for row in rows if self._sent_together(row["channel"])]
             for row in rows:
                 if not self._sent_together(row["channel"]):
-                    delivered += await self._attempt(conn, row, now)
-            if together:
-                delivered += await self._attempt_together(conn, together, now)
+                    async with conn.transaction():
+                        delivered += await self._attempt(conn, row, now)
+            for start in range(0, len(together), TOGETHER_CHUNK):
+                async with conn.transaction():
+                    chunk = together[start : start + TOGETHER_CHUNK]
+                    delivered += await self._attempt_together(conn, chunk, now)
         return delivered, len(rows)
 
     def _sent_together(self, channel: str) -> bool:
