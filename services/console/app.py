@@ -15,20 +15,13 @@ from salesops.clock import Clock, SystemClock
 from salesops.oidc import OidcVerifier
 from salesops.orgdir import load_org_directory
 from salesops.policy import load_policy
-from salesops.problems import NotFound, install_problem_handlers
+from salesops.problems import install_problem_handlers
+from salesops.web import asset_response, page_response
 from services.console import oidc_signin, signin
 from services.console.proxy import Forwarder
 from services.console.settings import ConsoleSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
-_MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".webmanifest": "application/manifest+json",
-}
 
 
 def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None) -> FastAPI:
@@ -91,14 +84,12 @@ def create_console_app(settings: ConsoleSettings, *, clock: Clock | None = None)
 
     @app.get("/assets/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:
-        path = (STATIC / name).resolve()
-        if path.parent != STATIC or path.suffix not in _MEDIA_TYPES or not path.is_file():
-            raise NotFound(f"no asset {name!r}")
-        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix])
+        # The app's own files, and the ones it shares with the dashboard (``common-*``).
+        return asset_response(STATIC, name)
 
     @app.get("/{page:path}", include_in_schema=False)
     async def spa(page: str) -> FileResponse:
         # Every other path is a screen of the app (links in chat messages point at them).
-        return FileResponse(STATIC / "index.html", media_type=_MEDIA_TYPES[".html"])
+        return page_response(STATIC)
 
     return app

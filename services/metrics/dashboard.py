@@ -12,17 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from salesops.auth import Actor, current_actor
-from salesops.problems import NotFound
+from salesops.web import asset_response, page_response
 
 router = APIRouter(tags=["dashboard"])
 STATIC = Path(__file__).resolve().parent / "static"
-_MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
 #: How often an idle stream says it is still there (proxies close silent connections).
 KEEPALIVE_SECONDS = 15.0
 
@@ -39,15 +32,13 @@ async def dashboard_redirect() -> RedirectResponse:
 
 @router.get("/dashboard/", include_in_schema=False)
 async def page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type=_MEDIA_TYPES[".html"])
+    return page_response(STATIC)
 
 
 @router.get("/dashboard/assets/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
-    path = (STATIC / name).resolve()
-    if path.parent != STATIC or path.suffix not in _MEDIA_TYPES or not path.is_file():
-        raise NotFound(f"no asset {name!r}")
-    return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix])
+    # The page's own files, and the ones it shares with the console (``common-*``).
+    return asset_response(STATIC, name)
 
 
 @router.get(

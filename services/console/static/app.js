@@ -7,7 +7,7 @@ import { TOKEN_KEY, Unauthorized, forgetToken, get, takeToken, token } from "./a
 import { h, restoreForms, snapshotForms, toast } from "./dom.js";
 import { configureTime } from "./format.js";
 import { language, roleLabel, setLanguage, setNamer, t } from "./i18n.js";
-import { LiveUpdates, startTicker } from "./live.js";
+import { liveUpdates, startTicker } from "./live.js";
 import * as board from "./board.js";
 import * as manager from "./manager.js";
 import * as rep from "./rep.js";
@@ -294,7 +294,7 @@ window.addEventListener("salesops:unauthorized", () => lostSignIn());
 
 function startLive() {
   if (shell.live) return;
-  shell.live = new LiveUpdates({
+  shell.live = liveUpdates({
     refresh: () => shell.refresh?.(),
     onState: (state) => {
       const el = $("#live");

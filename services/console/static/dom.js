@@ -6,33 +6,11 @@
 // no field goes to the form's own error line. Reasons are shown in the person's language.
 
 import { ApiError, Unauthorized } from "./api.js";
+import { h } from "./common-dom.js";
 import { problemText, reasonText, t } from "./i18n.js";
 
-/** An element: ``h("td", {class: "x", "data-a": 1, onclick: f}, "text", child)``. */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") {
-      el.addEventListener(name.slice(2), value);
-    } else if (name === "class") {
-      el.className = value;
-    } else if (name === "value" && "value" in el) {
-      el.value = value;
-    } else if (name === "checked" || name === "selected" || name === "disabled") {
-      el[name] = Boolean(value);
-      if (value) el.setAttribute(name, "");
-    } else {
-      el.setAttribute(name, value === true ? "" : String(value));
-    }
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child !== null && child !== undefined && child !== false) {
-      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return el;
-}
+// The element builder is the one the metrics dashboard uses; the screens take it from here.
+export { h };
 
 /** An in-app link (the router takes the click; a new tab gets the real address). */
 export function link(href, ...children) {

@@ -1,147 +1,28 @@
-// Showing times in the org's time zone and numbers exactly as the API sends them.
-//
-// Times: every date and time is shown, and every date-time input is read, in the org's
-// zone (from /auth/config), whatever zone the phone is set to. "Now" is the server's
-// clock (also from /auth/config), so default times and countdowns agree with the rules.
-// Numbers: money and percentages are decimal strings and are never put through a float.
+// Showing numbers exactly as the API sends them, and durations. Decimals (money and
+// percentages) are strings and are never put through a float. Times in the org's zone and
+// the server's clock are common-format.js (the metrics dashboard shows times the same way);
+// they are passed on from here so every screen imports its formatting from one module.
 
+import { DURATION_UNITS, grouped, pad, plainDecimal, serverNow } from "./common-format.js";
 import { t } from "./i18n.js";
 
-let zone = "Asia/Shanghai";
-let skewMs = 0;
-const formatters = new Map();
-
-/** The org's zone and the server's clock, from GET /auth/config. */
-export function configureTime(config) {
-  zone = config.timezone || zone;
-  if (config.now) skewMs = Date.parse(config.now) - Date.now();
-  formatters.clear();
-}
-
-/** Milliseconds since the epoch by the server's clock. */
-export function serverNow() {
-  return Date.now() + skewMs;
-}
-
-function formatter() {
-  if (!formatters.has(zone)) {
-    formatters.set(
-      zone,
-      new Intl.DateTimeFormat("en-US", {
-        timeZone: zone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-        weekday: "short",
-      }),
-    );
-  }
-  return formatters.get(zone);
-}
-
-/** The wall-clock parts of an instant in the org's zone. */
-export function orgParts(ms) {
-  const parts = {};
-  for (const { type, value } of formatter().formatToParts(new Date(ms))) parts[type] = value;
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour) % 24,
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-    weekday: parts.weekday,
-  };
-}
-
-const pad = (n, width = 2) => String(n).padStart(width, "0");
-
-/** "2026-03-10 09:30" in the org's zone; "—" for nothing. */
-export function dateTime(iso) {
-  if (!iso) return "—";
-  const p = orgParts(Date.parse(iso));
-  return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}`;
-}
-
-/** "09:30" in the org's zone. */
-export function timeOfDay(iso) {
-  if (!iso) return "—";
-  const p = orgParts(Date.parse(iso));
-  return `${pad(p.hour)}:${pad(p.minute)}`;
-}
-
-/** "2026-03-10": the org's date of an instant (default: the server's now). */
-export function orgDate(ms = serverNow()) {
-  const p = orgParts(ms);
-  return `${p.year}-${pad(p.month)}-${pad(p.day)}`;
-}
-
-/** "2026-03": the org's month of the server's now. */
-export function orgMonth(ms = serverNow()) {
-  const p = orgParts(ms);
-  return `${p.year}-${pad(p.month)}`;
-}
-
-/** The value of a datetime-local input showing ``ms`` in the org's zone. */
-export function toInputValue(ms) {
-  const p = orgParts(ms);
-  return `${p.year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}`;
-}
-
-/** Minutes east of UTC the org's zone is at instant ``ms``. */
-function offsetAt(ms) {
-  const p = orgParts(ms);
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
-}
-
-/**
- * A datetime-local value ("2026-03-10T09:30"), read as wall-clock time in the org's zone,
- * as an ISO 8601 string with that zone's offset ("2026-03-10T09:30:00+08:00"); null when
- * the value is not a date and time. Two passes settle the offset across a DST change.
- */
-export function fromInputValue(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || "");
-  if (!m) return null;
-  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
-  let offset = offsetAt(wall);
-  offset = offsetAt(wall - offset * 60000);
-  const sign = offset < 0 ? "-" : "+";
-  const abs = Math.abs(offset);
-  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] || "00"}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
+export {
+  configureTime,
+  dateTime,
+  fromInputValue,
+  orgDate,
+  orgMonth,
+  serverNow,
+  timeOfDay,
+  toInputValue,
+} from "./common-format.js";
 
 // ---------------------------------------------------------------- decimals
-
-/** A decimal string in plain notation ("3.0E+5" -> "300000"), digits kept exact. */
-export function plainDecimal(text) {
-  const raw = String(text).trim();
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(raw);
-  if (!m || m[4] === undefined) return raw;
-  const [, sign, int, frac = ""] = m;
-  let digits = int + frac;
-  let point = int.length + Number(m[4]);
-  if (point <= 0) {
-    digits = "0".repeat(1 - point) + digits;
-    point = 1;
-  }
-  if (point > digits.length) digits += "0".repeat(point - digits.length);
-  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, "");
-  const fraction = digits.slice(point).replace(/0+$/, "");
-  return sign + whole + (fraction ? `.${fraction}` : "");
-}
 
 /** "1234567.50" -> "1,234,567.50"; "—" for nothing. */
 export function money(text) {
   if (text === null || text === undefined || text === "") return "—";
-  const plain = plainDecimal(text);
-  const [whole, fraction] = plain.split(".");
-  const withCommas = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return fraction === undefined ? withCommas : `${withCommas}.${fraction}`;
+  return grouped(text);
 }
 
 /** A decimal string as [BigInt of its digits, scale], or null when it is not a number. */
@@ -206,13 +87,6 @@ export function charCount(text) {
 
 // ---------------------------------------------------------------- durations
 
-const UNITS = [
-  ["dur_d", 86400],
-  ["dur_h", 3600],
-  ["dur_min", 60],
-  ["dur_s", 1],
-];
-
 /**
  * "2小时5分" / "2 h 5 min": the largest unit of a duration in seconds and, when not zero,
  * the one below it ("10天", never "10天1秒").
@@ -221,11 +95,11 @@ export function duration(seconds) {
   if (seconds === null || seconds === undefined) return t("no_data");
   const left = Math.abs(Math.round(seconds));
   // As the policy writes durations: days only from two days up ("24小时", "3天").
-  const found = UNITS.findIndex(([key, size]) => left >= (key === "dur_d" ? 2 * size : size));
-  const at = found === -1 ? UNITS.length - 1 : found;
-  const [key, size] = UNITS[at];
+  const found = DURATION_UNITS.findIndex(([key, size]) => left >= (key === "dur_d" ? 2 * size : size));
+  const at = found === -1 ? DURATION_UNITS.length - 1 : found;
+  const [key, size] = DURATION_UNITS[at];
   const parts = [t(key, { n: Math.floor(left / size) })];
-  const below = UNITS[at + 1];
+  const below = DURATION_UNITS[at + 1];
   if (below) {
     const count = Math.floor((left % size) / below[1]);
     if (count) parts.push(t(below[0], { n: count }));

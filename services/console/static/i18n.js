@@ -3,6 +3,8 @@
 // the product specification. A text a screen asks for that is missing here is recorded
 // in window.__missingTexts (the browser tests check it stays empty).
 
+import { dictionary } from "./common-i18n.js";
+
 const TEXTS = {
   zh: {
     app_title: "销售动作引擎",
@@ -724,36 +726,20 @@ const TEXTS = {
   },
 };
 
-export const LANGUAGES = Object.keys(TEXTS);
-let current = "zh";
 const missing = new Set();
 window.__missingTexts = missing;
 
-export function setLanguage(lang) {
-  current = LANGUAGES.includes(lang) ? lang : "zh";
-  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
-}
-
-export function language() {
-  return current;
-}
-
-/** The text of ``key`` with ``{name}`` placeholders filled in. */
-export function t(key, values = {}) {
-  let text = TEXTS[current][key];
-  if (text === undefined) {
-    missing.add(`${current}:${key}`);
-    text = TEXTS.zh[key] ?? key;
-  }
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
+/** ``t(key, values)``: the text of ``key`` with ``{name}`` placeholders filled in. */
+export const { setLanguage, language, t } = dictionary(TEXTS, {
+  onMissing: (key) => missing.add(key),
+});
 
 /** The label of an API value, e.g. label("ds", "intent_confirmed"); the value if unknown. */
 export function label(prefix, value) {
   if (value === null || value === undefined || value === "") return "—";
   const key = `${prefix}_${value}`;
-  if (key in TEXTS[current]) return TEXTS[current][key];
-  missing.add(`${current}:${key}`);
+  if (key in TEXTS[language()]) return TEXTS[language()][key];
+  missing.add(`${language()}:${key}`);
   return String(value);
 }
 
@@ -954,7 +940,7 @@ function translateOne(reason) {
 /** A service's reason in the person's language (the service's own text if unknown). */
 export function reasonText(reason, _field) {
   const text = String(reason ?? "");
-  if (current !== "zh") return text;
+  if (language() !== "zh") return text;
   const whole = translateOne(text);
   if (whole) return whole;
   // Several problems of one field come joined with "; " (e.g. a proposal's file name).
@@ -977,7 +963,7 @@ export function problemText(problem) {
   }
   if (type.endsWith(":version-conflict")) return t("problem_version");
   const translated = reasonText(detail);
-  if (current !== "zh") return translated;
+  if (language() !== "zh") return translated;
   if (translated !== detail) return translated;
   if (type.endsWith(":not-found")) return t("problem_not_found");
   if (type.endsWith(":forbidden")) return t("problem_forbidden", { msg: detail });

@@ -2,27 +2,22 @@
 // customers needing attention, the health dashboard, activity and the cause tree, all
 // from the metrics API, refreshed live when the figures change.
 
-import { ApiError, Unauthorized, forgetToken, get, query, saveToken, takeToken } from "./api.js";
 import { figureData, gauge, trendChart } from "./charts.js";
-import {
-  days,
-  duration,
-  figureText,
-  grouped,
-  localTime,
-  offsetMinutes,
-  setOrgOffset,
-  signed,
-  sumsText,
-} from "./format.js";
+import { ApiError, TokenStore, Unauthorized, apiClient, query } from "./common-api.js";
+import { h } from "./common-dom.js";
+import { dateTime, grouped, offsetMinutes, setOrgOffset } from "./common-format.js";
+import { LiveUpdates } from "./common-live.js";
+import { days, duration, figureText, signed, sumsText } from "./format.js";
 import { known, language, setLanguage, t, title, translatePage } from "./i18n.js";
-import { LiveUpdates } from "./live.js";
 
 const INDICATORS = ["penetration", "trace", "on_time"];
 const PERIOD_KINDS = ["day", "week", "month", "quarter"];
 // How many periods of each kind the period picker offers (the API allows up to 36).
 const PERIOD_CHOICES = { day: 31, week: 12, month: 12, quarter: 8 };
 const LANGUAGE_KEY = "salesops.metrics.language";
+// The token is kept for this tab only: closing it signs the dashboard out.
+const tokens = new TokenStore("salesops.metrics.token", sessionStorage);
+const { get } = apiClient(tokens);
 
 const state = {
   // What each measure can be split by, from GET /measures: measure name -> dimensions.
@@ -45,27 +40,6 @@ let refreshSeq = 0;
 let live = null;
 
 const $ = (selector) => document.querySelector(selector);
-
-/** An HTML element: ``h("td", {class: "x", "data-a": 1, onclick: f}, "text", child)``. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") {
-      el.addEventListener(name.slice(2), value);
-    } else if (name === "class") {
-      el.className = value;
-    } else {
-      el.setAttribute(name, value === true ? "" : String(value));
-    }
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) {
-      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return el;
-}
 
 function nodeName(id) {
   return state.byId.get(id)?.name ?? state.names.people[id] ?? id ?? "—";
@@ -99,12 +73,12 @@ function onSignIn(event) {
   event.preventDefault();
   const given = $("#token").value.trim();
   if (!given) return;
-  saveToken(given);
+  tokens.save(given);
   start();
 }
 
 function onSignOut() {
-  forgetToken();
+  tokens.forget();
   showSignIn(false);
 }
 
@@ -145,6 +119,8 @@ async function start() {
   renderControls();
   await refresh();
   live = new LiveUpdates({
+    url: "/changes",
+    headers: () => tokens.headers(),
     refresh,
     onState: showLiveState,
     onUnauthorized: () => showSignIn(true),
@@ -483,7 +459,7 @@ function renderSla() {
               s.customer_name ?? s.customer_id ?? "—",
               s.product ? h("small", {}, s.product) : null,
             ),
-            h("td", { "data-label": t("due") }, localTime(s.due_at)),
+            h("td", { "data-label": t("due") }, dateTime(s.due_at)),
             h(
               "td",
               { class: "status", "data-label": t("status") },
@@ -533,7 +509,7 @@ function renderAttention() {
             c.stale ? h("span", { class: "badge stale" }, t("stale")) : null,
             c.red_flagged ? h("span", { class: "badge red" }, t("red_flag")) : null,
           ),
-          h("small", { class: "when" }, `${t("last_contact")} ${localTime(c.last_contact_at)}`),
+          h("small", { class: "when" }, `${t("last_contact")} ${dateTime(c.last_contact_at)}`),
         ),
       ),
     ),
@@ -1020,7 +996,7 @@ function renderRecords() {
               ),
               h("td", {}, r.customer_id ?? "—"),
               h("td", {}, nodeName(r.rep_id)),
-              h("td", {}, localTime(r.at)),
+              h("td", {}, dateTime(r.at)),
               h("td", { class: "num" }, `${grouped(r.numerator)} / ${grouped(r.denominator)}`),
             ),
           ),
@@ -1046,7 +1022,7 @@ function init() {
   for (const id of ["#cause-measure", "#cause-dimension", "#cause-before", "#cause-after"]) {
     $(id).addEventListener("change", onCauseChange);
   }
-  if (takeToken()) start();
+  if (tokens.take()) start();
   else showSignIn(false);
 }
 

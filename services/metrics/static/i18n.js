@@ -1,6 +1,8 @@
 // Screen texts in Chinese (the default) and English. Chinese terms follow the glossary of
 // the product specification; measure names come from the API (title_zh / title_en).
 
+import { dictionary } from "./common-i18n.js";
+
 const TEXTS = {
   zh: {
     app_title: "动作确定性",
@@ -288,33 +290,18 @@ const TEXTS = {
   },
 };
 
-export const LANGUAGES = Object.keys(TEXTS);
-let current = "zh";
-
-export function setLanguage(lang) {
-  current = LANGUAGES.includes(lang) ? lang : "zh";
-  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
-}
-
-export function language() {
-  return current;
-}
-
-/** The text of ``key`` with ``{name}`` placeholders filled in; the key itself if unknown. */
-export function t(key, values = {}) {
-  const text = TEXTS[current][key] ?? TEXTS.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
+/** ``t(key, values)``: the text with ``{name}`` placeholders filled in; the key if unknown. */
+export const { setLanguage, language, t } = dictionary(TEXTS);
 
 /** ``t(prefix + value)`` when such a text exists, else the value as the API sent it. */
 export function known(prefix, value) {
   const key = prefix + value;
-  return key in TEXTS[current] ? TEXTS[current][key] : String(value);
+  return key in TEXTS[language()] ? TEXTS[language()][key] : String(value);
 }
 
 /** A measure's name in the current language, from a figure of the API. */
 export function title(figure) {
-  return current === "zh" ? figure.title_zh : figure.title_en;
+  return language() === "zh" ? figure.title_zh : figure.title_en;
 }
 
 /** Fill every ``data-i18n`` element of the static page. */

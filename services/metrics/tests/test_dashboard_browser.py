@@ -8,19 +8,18 @@ in ``SALESOPS_TEST_ARTIFACTS`` (default ``test-artifacts/``).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from salesops.clock import ManualClock
 from salesops.testing.apps import RunningService, running_service
+from salesops.testing.browser import DESKTOP, PHONE, RequestLog, artifacts, chromium
 from salesops.testing.waiting import eventually
 from services.metrics.service import METRICS
 from services.metrics.tests.march_history import (
@@ -35,28 +34,9 @@ from services.metrics.tests.march_history import (
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[3]
-DESKTOP = ViewportSize(width=1280, height=900)
-PHONE = ViewportSize(width=375, height=812)
 INDICATORS = ("penetration", "trace", "on_time")
 # Every wait on the page is bounded; the figures arrive in well under a second.
 expect.set_options(timeout=10_000)
-
-
-def artifacts() -> Path:
-    folder = Path(os.environ.get("SALESOPS_TEST_ARTIFACTS") or REPO / "test-artifacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def shown(figure: dict[str, Any], no_data: str = "无数据") -> str:
@@ -102,27 +82,11 @@ async def served(
         service.runtime.nats.options["drain_timeout"] = 0.5
 
 
-def chromium() -> str:
-    """Debian's Chromium; a missing one fails the test (a skip would hide the gap in CI)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the dashboard's browser test needs Debian's Chromium "
-            "(apt-get install chromium; make test and .ci/run install it when run as root)",
-            pytrace=False,
-        )
-    return str(CHROMIUM)
-
-
 @pytest.fixture
 async def browser(served: RunningService) -> AsyncIterator[Browser]:
     # Asks for ``served`` so the browser (and its open change stream) closes before the server.
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium("the dashboard's browser test") as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -148,11 +112,15 @@ async def api_json(api: httpx.AsyncClient, path: str) -> Any:
 
 
 async def open_dashboard(
-    browser: Browser, served: RunningService, viewport: ViewportSize, requests: list[str]
+    browser: Browser,
+    served: RunningService,
+    viewport: ViewportSize,
+    requests: RequestLog | None = None,
 ) -> Page:
     context = await browser.new_context(viewport=viewport, locale="zh-CN")
     page = await context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
+    if requests is not None:
+        requests.watch(page)
     await page.goto(f"{base_url(served)}/dashboard/#token={token(served)}")
     return page
 
@@ -186,7 +154,7 @@ async def test_the_dashboard_shows_the_apis_figures_and_follows_them_live(
     js: JetStreamContext,
     namespace: str,
 ) -> None:
-    requests: list[str] = []
+    requests = RequestLog(allowed=(base_url(served),))
     page = await open_dashboard(browser, served, DESKTOP, requests)
     # The token leaves the address bar as soon as the page has kept it.
     await expect(page).not_to_have_url(re.compile("token="))
@@ -297,8 +265,8 @@ async def test_the_dashboard_shows_the_apis_figures_and_follows_them_live(
     await phone.screenshot(path=artifacts() / "dashboard-phone.png", full_page=True)
 
     # Everything came from the service itself: no CDN, no fonts, nothing else.
-    assert requests
-    assert all(url.startswith(base_url(served)) for url in requests), requests
+    assert requests.seen
+    assert requests.outside == [], requests.outside
 
 
 async def expect_attention(page: Page, attention: list[dict[str, Any]]) -> None:
@@ -339,7 +307,7 @@ async def test_without_a_token_the_page_asks_for_one_and_asks_again_after_a_401(
 async def test_the_cause_tree_shows_each_part_and_opens_its_records(
     served: RunningService, browser: Browser, api: httpx.AsyncClient
 ) -> None:
-    page = await open_dashboard(browser, served, DESKTOP, [])
+    page = await open_dashboard(browser, served, DESKTOP)
     indicators = await api_json(api, "/indicators")
     await expect_gauges(page, indicators)
     # The cause tree opens on this period against the one before, split by org unit.

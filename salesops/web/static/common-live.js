@@ -1,11 +1,10 @@
-// Live updates from GET /changes. EventSource cannot send an Authorization header, so the
+// Live updates from the metrics service's change stream (GET /changes), shared by the
+// dashboard and the console. EventSource cannot send an Authorization header, so the
 // server-sent events are read with fetch() and parsed here. While the stream is down the
-// page polls (every 30 s) and keeps trying the stream again.
+// page polls and keeps trying the stream again, backing off up to MAX_RETRY_MS.
 
-import { Unauthorized, authHeaders } from "./api.js";
+import { Unauthorized } from "./common-api.js";
 
-const POLL_MS = 30000;
-const DEBOUNCE_MS = 300;
 const MAX_RETRY_MS = 30000;
 
 /** Splits a text/event-stream into events ({event, data}); ``retry`` fields go to onRetry. */
@@ -41,15 +40,32 @@ export class EventStreamParser {
 }
 
 /**
- * Calls ``refresh`` (debounced) whenever the figures changed; ``onState`` hears
- * "connecting", "stream" or "polling"; ``onUnauthorized`` a 401 on the stream.
+ * Calls ``refresh`` (debounced by ``debounceMs``) whenever the stream at ``url`` says
+ * "changed", and every ``pollMs`` while it is down; with ``pollWhileStreaming`` every
+ * ``pollMs`` in any case, as a safety net. ``headers()`` gives the request's headers (the
+ * bearer token); ``onState`` hears "connecting", "stream" or "polling"; ``onUnauthorized``
+ * a 401 on the stream, after which nothing more is tried.
  */
 export class LiveUpdates {
-  constructor({ refresh, onState, onUnauthorized }) {
+  constructor({
+    url,
+    headers,
+    refresh,
+    onState,
+    onUnauthorized,
+    debounceMs = 300,
+    pollMs = 30000,
+    pollWhileStreaming = false,
+  }) {
+    this.url = url;
+    this.headers = headers;
     this.refresh = refresh;
     this.onState = onState;
     this.onUnauthorized = onUnauthorized;
-    this.retryMs = 3000;
+    this.debounceMs = debounceMs;
+    this.pollMs = pollMs;
+    this.pollWhileStreaming = pollWhileStreaming;
+    this.retryMs = 3000; // until the server's ``retry:`` says otherwise
     this.failures = 0;
     this.pollTimer = null;
     this.retryTimer = null;
@@ -60,6 +76,7 @@ export class LiveUpdates {
 
   start() {
     this.stopped = false;
+    if (this.pollWhileStreaming) this.poll();
     this.connect(false);
   }
 
@@ -72,9 +89,13 @@ export class LiveUpdates {
     this.pollTimer = this.retryTimer = this.debounceTimer = null;
   }
 
+  poll() {
+    if (this.pollTimer === null) this.pollTimer = setInterval(() => this.refresh(), this.pollMs);
+  }
+
   changed() {
     clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => this.refresh(), DEBOUNCE_MS);
+    this.debounceTimer = setTimeout(() => this.refresh(), this.debounceMs);
   }
 
   async connect(afterFailure) {
@@ -82,16 +103,18 @@ export class LiveUpdates {
     this.onState(afterFailure ? "polling" : "connecting");
     this.controller = new AbortController();
     try {
-      const response = await fetch("/changes", {
-        headers: { ...authHeaders(), Accept: "text/event-stream" },
+      const response = await fetch(this.url, {
+        headers: { ...this.headers(), Accept: "text/event-stream" },
         signal: this.controller.signal,
         cache: "no-store",
       });
       if (response.status === 401) throw new Unauthorized();
       if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
       this.failures = 0;
-      clearInterval(this.pollTimer);
-      this.pollTimer = null;
+      if (!this.pollWhileStreaming) {
+        clearInterval(this.pollTimer);
+        this.pollTimer = null;
+      }
       this.onState("stream");
       // Whatever changed while the stream was down was not announced.
       if (afterFailure) this.changed();
@@ -128,7 +151,7 @@ export class LiveUpdates {
 
   fallBack() {
     this.onState("polling");
-    if (this.pollTimer === null) this.pollTimer = setInterval(() => this.refresh(), POLL_MS);
+    this.poll();
     this.failures += 1;
     const wait = Math.min(this.retryMs * 2 ** Math.min(this.failures - 1, 4), MAX_RETRY_MS);
     clearTimeout(this.retryTimer);
