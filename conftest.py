@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from salesops.clock import ManualClock
 from salesops.runtime import ServiceDefinition
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, ServiceStarter
 from services.collaboration.service import COLLABORATION
 from services.customers.service import CUSTOMERS
 from services.metrics.service import METRICS
@@ -22,17 +21,8 @@ def service_fixture(definition: ServiceDefinition) -> Callable[..., Any]:
     """A fixture running ``definition`` in-process on the test's schema and namespace."""
 
     @pytest.fixture
-    async def running(
-        database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
-    ) -> AsyncIterator[RunningService]:
-        async with running_service(
-            definition,
-            database_url=database_url,
-            nats_url=nats_url,
-            namespace=namespace,
-            schema=schema,
-            clock=clock,
-        ) as service:
+    async def running(start_service: ServiceStarter) -> AsyncIterator[RunningService]:
+        async with start_service(definition) as service:
             yield service
 
     return running

@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
-from contracts.customers import DecisionStateChanged
 from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_subject
 from salesops.consumers import EventConsumers, ReceivedEvent, _fitting, _header_bytes
 from salesops.db import DbConnection
 from salesops.jetstream import ensure_dead_letter_stream, ensure_service_stream
+from salesops.testing.events import decision_state_changed, publish_envelope, record_seen
 from salesops.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def envelope(customer_id: str, namespace: str) -> Envelope:
-    event = DecisionStateChanged.examples()[0].model_copy(update={"customer_id": customer_id})
-    return Envelope.for_event(
-        event,
-        event_id=uuid.uuid4(),
-        subject_id=customer_id,
-        time=event.changed_at,
-        actor="p-rep-1",
-        stream_version=1,
-        correlation_id="c-1",
-        namespace=namespace,
-    )
-
-
-async def publish(js: JetStreamContext, env: Envelope, msg_id: str | None = None) -> None:
-    headers = env.nats_headers()
-    if msg_id is not None:
-        headers["Nats-Msg-Id"] = msg_id
-    await js.publish(env.type, env.to_json_bytes(), headers=headers)
 
 
 @pytest.fixture
@@ -56,22 +34,15 @@ async def consumers(
     await service_consumers.stop()
 
 
-async def record(conn: DbConnection, received: ReceivedEvent) -> None:
-    event = received.envelope.event_as(DecisionStateChanged)
-    await conn.execute(
-        "INSERT INTO seen VALUES ($1, $2)", uuid.UUID(received.envelope.id), event.customer_id
-    )
-
-
 async def test_the_same_event_delivered_twice_changes_nothing_the_second_time(
     consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
-    consumers.subscribe("projection", source_service="customers", handler=record)
+    consumers.subscribe("projection", source_service="customers", handler=record_seen)
     await consumers.start()
-    env = envelope("cus-1", namespace)
-    await publish(js, env)
-    await publish(js, env, msg_id="a-second-copy")  # the same event, stored twice
-    await publish(js, envelope("cus-2", namespace))
+    env = decision_state_changed(namespace, "cus-1")
+    await publish_envelope(js, env)
+    await publish_envelope(js, env, msg_id="a-second-copy")  # the same event, stored twice
+    await publish_envelope(js, decision_state_changed(namespace, "cus-2"))
 
     await eventually(lambda: _count(pool, "SELECT count(*) FROM seen WHERE customer_id = 'cus-2'"))
     assert await pool.fetchval("SELECT count(*) FROM seen WHERE customer_id = 'cus-1'") == 1
@@ -83,14 +54,14 @@ async def test_a_handler_that_fails_once_is_retried_and_counts_once(
     failures = {"left": 1}
 
     async def flaky(conn: DbConnection, received: ReceivedEvent) -> None:
-        await record(conn, received)  # written, then rolled back by the failure
+        await record_seen(conn, received)  # written, then rolled back by the failure
         if failures["left"]:
             failures["left"] -= 1
             raise ConnectionError("downstream hiccup")
 
     consumers.subscribe("projection", source_service="customers", handler=flaky)
     await consumers.start()
-    await publish(js, envelope("cus-1", namespace))
+    await publish_envelope(js, decision_state_changed(namespace, "cus-1"))
 
     await eventually(lambda: _count(pool, "SELECT count(*) FROM seen"))
     await asyncio.sleep(0.2)
@@ -103,14 +74,14 @@ async def test_a_poison_message_ends_in_the_dead_letter_subject_and_the_rest_flo
     async def refuse_cus_bad(conn: DbConnection, received: ReceivedEvent) -> None:
         if received.envelope.subject == "cus-bad":
             raise ValueError("cannot project this customer")
-        await record(conn, received)
+        await record_seen(conn, received)
 
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
     consumers.subscribe("projection", source_service="customers", handler=refuse_cus_bad)
     await consumers.start()
-    await publish(js, envelope("cus-bad", namespace))
+    await publish_envelope(js, decision_state_changed(namespace, "cus-bad"))
     for i in range(5):
-        await publish(js, envelope(f"cus-{i}", namespace))
+        await publish_envelope(js, decision_state_changed(namespace, f"cus-{i}"))
 
     letter = await dead.next_msg(timeout=15)
     assert Envelope.model_validate_json(letter.data).subject == "cus-bad"
@@ -124,10 +95,10 @@ async def test_a_message_that_is_not_an_event_is_dead_lettered_at_once(
     consumers: EventConsumers, pool: asyncpg.Pool, js: JetStreamContext, namespace: str
 ) -> None:
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
-    consumers.subscribe("projection", source_service="customers", handler=record)
+    consumers.subscribe("projection", source_service="customers", handler=record_seen)
     await consumers.start()
     await js.publish(f"{namespace}.sales.customers.decision_state_changed", b"{not json")
-    await publish(js, envelope("cus-after", namespace))
+    await publish_envelope(js, decision_state_changed(namespace, "cus-after"))
 
     letter = await dead.next_msg(timeout=15)
     assert letter.data == b"{not json"
@@ -142,7 +113,7 @@ async def _count(pool: asyncpg.Pool, sql: str) -> bool:
 
 async def record_all(conn: DbConnection, batch: Sequence[ReceivedEvent]) -> None:
     for received in batch:
-        await record(conn, received)
+        await record_seen(conn, received)
 
 
 async def test_a_batch_subscription_counts_each_event_once_even_when_stored_twice(
@@ -154,11 +125,11 @@ async def test_a_batch_subscription_counts_each_event_once_even_when_stored_twic
         sizes.append(len(batch))
         await record_all(conn, batch)
 
-    first = envelope("cus-1", namespace)
-    await publish(js, first)
-    await publish(js, first, msg_id="a-second-copy")
+    first = decision_state_changed(namespace, "cus-1")
+    await publish_envelope(js, first)
+    await publish_envelope(js, first, msg_id="a-second-copy")
     for i in range(2, 31):
-        await publish(js, envelope(f"cus-{i}", namespace))
+        await publish_envelope(js, decision_state_changed(namespace, f"cus-{i}"))
     consumers.subscribe_batch("projection", source_service="customers", handler=remember)
     await consumers.start()
 
@@ -168,8 +139,8 @@ async def test_a_batch_subscription_counts_each_event_once_even_when_stored_twic
     assert len(sizes) < 30
     assert sum(sizes) == 30
 
-    await publish(js, first, msg_id="a-third-copy")  # redelivered later, alone
-    await publish(js, envelope("cus-last", namespace))
+    await publish_envelope(js, first, msg_id="a-third-copy")  # redelivered later, alone
+    await publish_envelope(js, decision_state_changed(namespace, "cus-last"))
     await eventually(lambda: _count(pool, "SELECT count(*) = 31 FROM seen"))
     assert await pool.fetchval("SELECT count(*) FROM seen WHERE customer_id = 'cus-1'") == 1
 
@@ -181,14 +152,14 @@ async def test_a_failing_batch_is_split_so_only_the_poison_message_is_dead_lette
         for received in batch:
             if received.envelope.subject == "cus-bad":
                 raise ValueError("cannot project this customer")
-            await record(conn, received)
+            await record_seen(conn, received)
 
     dead = await js.subscribe(dead_letter_subject("metrics", "projection", namespace))
     for i in range(3):
-        await publish(js, envelope(f"cus-{i}", namespace))
-    await publish(js, envelope("cus-bad", namespace))
+        await publish_envelope(js, decision_state_changed(namespace, f"cus-{i}"))
+    await publish_envelope(js, decision_state_changed(namespace, "cus-bad"))
     for i in range(3, 6):
-        await publish(js, envelope(f"cus-{i}", namespace))
+        await publish_envelope(js, decision_state_changed(namespace, f"cus-{i}"))
     consumers.subscribe_batch("projection", source_service="customers", handler=refuse_cus_bad)
     await consumers.start()
 

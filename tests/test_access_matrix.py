@@ -12,13 +12,12 @@ refusal is always the role's and never the record's state.
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,32 +25,20 @@ import pytest
 from access_matrix import PEOPLE, UNAUTHENTICATED, Row, parse
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from PIL import Image
 from starlette.types import Message
 
 from salesops.auth import TokenIssuer
 from salesops.clock import ManualClock
-from salesops.runtime import ServiceDefinition
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, every_service, running_service
+from salesops.testing.evidence_files import exif_time, photo
 from salesops.testing.oidc_provider import FakeOidcProvider
 from salesops.testing.served import serving
 from salesops.testing.waiting import eventually
-from services.collaboration.service import COLLABORATION
-from services.customers.service import CUSTOMERS
-from services.metrics.service import METRICS
 from services.notifier.platform_fakes import dingtalk_server
-from services.notifier.service import NOTIFIER
-from services.tasks.service import TASKS
 
 pytestmark = pytest.mark.integration
 
-SERVICES: dict[str, ServiceDefinition] = {
-    "customers": CUSTOMERS,
-    "tasks": TASKS,
-    "collaboration": COLLABORATION,
-    "notifier": NOTIFIER,
-    "metrics": METRICS,
-}
+SERVICES = every_service()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REP, OTHER_REP, SAME_GROUP_REP = "rep-zhang-wei", "rep-chen-jing", "rep-wang-fang"
 LEAD, MANAGER, DIRECTOR = "gl-li-na", "sm-qian-wenbo", "sd-zhao-guoqiang"
@@ -96,16 +83,6 @@ def builds(service: str, route: str) -> Callable[[Builder], Builder]:
         return builder
 
     return register
-
-
-def photo(taken: datetime) -> bytes:
-    image = Image.new("RGB", (64, 48), (30, 120, 200))
-    exif = Image.Exif()
-    exif.get_ifd(0x8769)[0x9003] = taken.astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
-    exif.get_ifd(0x8769)[0xA431] = "SN-778899"
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
 
 
 class World:
@@ -303,12 +280,13 @@ class World:
             customer=self.shared["other_customer"], who=OTHER_REP
         )
         visit = await self.task("visit")
+        taken_now = photo(taken=exif_time(self.clock.now(), SHANGHAI), serial="SN-778899")
         await self.call(
             "tasks",
             "POST",
             f"/tasks/{visit}/submission",
             REP,
-            files={"file": ("visit.jpg", photo(self.clock.now()), "image/jpeg")},
+            files={"file": ("visit.jpg", taken_now, "image/jpeg")},
         )
         sha = await self.services["tasks"].runtime.pool.fetchval(
             "SELECT sha256 FROM evidence_files WHERE task_id = $1", visit

@@ -19,7 +19,7 @@ from salesops.audit import AUDITORS
 from salesops.clock import ManualClock
 from salesops.orgdir import load_org_directory
 from salesops.settings import REPO_ROOT
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, ServiceStarter
 from salesops.testing.waiting import eventually
 from services.collaboration.service import COLLABORATION
 from services.customers.service import CUSTOMERS
@@ -56,22 +56,12 @@ async def trail(service: RunningService, record_id: str, who: str = "it-fang-min
 
 
 @pytest.fixture
-async def services(
-    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
-) -> AsyncIterator[dict[str, RunningService]]:
+async def services(start_service: ServiceStarter) -> AsyncIterator[dict[str, RunningService]]:
     running: dict[str, RunningService] = {}
-    definitions = {"customers": CUSTOMERS, "tasks": TASKS, "collaboration": COLLABORATION}
     async with contextlib.AsyncExitStack() as stack:
-        for name, definition in definitions.items():
-            running[name] = await stack.enter_async_context(
-                running_service(
-                    definition,
-                    database_url=database_url,
-                    nats_url=nats_url,
-                    namespace=namespace,
-                    schema=f"{schema}_{name}",
-                    clock=clock,
-                )
+        for definition in (CUSTOMERS, TASKS, COLLABORATION):
+            running[definition.name] = await stack.enter_async_context(
+                start_service(definition, own_schema=True)
             )
         yield running
 

@@ -13,10 +13,9 @@ consumer machinery on its own; this runs the tasks and metrics services as deplo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,8 +28,7 @@ from nats.js import JetStreamContext
 from contracts.customers import CustomerRegistered, CustomerTier
 from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_subject, subject_for
-from salesops.clock import ManualClock
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import ServiceStarter
 from salesops.testing.events import publish_envelope
 from salesops.testing.waiting import eventually
 from services.metrics.service import METRICS
@@ -146,23 +144,6 @@ def foreign_messages(namespace: str, max_payload: int) -> list[Foreign]:
     ]
 
 
-@contextlib.asynccontextmanager
-async def service(
-    definition: object, database_url: str, nats_url: str, namespace: str, clock: ManualClock
-) -> AsyncIterator[RunningService]:
-    async with (
-        running_service(
-            definition,  # type: ignore[arg-type]
-            database_url=database_url,
-            nats_url=nats_url,
-            namespace=namespace,
-            schema=f"t_{uuid.uuid4().hex[:12]}",
-            clock=clock,
-        ) as running
-    ):
-        yield running
-
-
 class DeadLetters:
     """The dead letters of one consumer, as they arrive."""
 
@@ -189,17 +170,15 @@ CONSUMERS = {"tasks": "customer_facts", "metrics": "facts_customers"}
 
 
 async def test_foreign_messages_are_settled_and_the_good_events_behind_them_go_through(
-    database_url: str,
-    nats_url: str,
+    start_service: ServiceStarter,
     namespace: str,
-    clock: ManualClock,
     js: JetStreamContext,
     nats_client: NatsClient,
 ) -> None:
     messages = foreign_messages(namespace, nats_client.max_payload)
     async with (
-        service(TASKS, database_url, nats_url, namespace, clock) as tasks,
-        service(METRICS, database_url, nats_url, namespace, clock) as metrics,
+        start_service(TASKS, own_schema=True) as tasks,
+        start_service(METRICS, own_schema=True) as metrics,
     ):
         dead = {owner: DeadLetters() for owner in CONSUMERS}
         for owner, consumer in CONSUMERS.items():

@@ -32,26 +32,15 @@ from salesops.clock import ManualClock
 from salesops.consumers import Durable
 from salesops.embedded import free_port, nats_server_binary
 from salesops.jetstream import connect_nats, ensure_dead_letter_stream, ensure_service_stream
-from salesops.runtime import ServiceDefinition
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, every_service, running_service
+from salesops.testing.commands import plan_task, submit_ticket
 from salesops.testing.events import publish_customer_registered, publish_event
 from salesops.testing.waiting import eventually
-from services.collaboration.service import COLLABORATION
-from services.customers.service import CUSTOMERS
-from services.metrics.service import METRICS
-from services.notifier.service import NOTIFIER
-from services.tasks.service import TASKS
 
 pytestmark = pytest.mark.integration
 
 NATS_DIR = Path(__file__).resolve().parents[1] / "deploy" / "nats"
-SERVICES: dict[str, ServiceDefinition] = {
-    "customers": CUSTOMERS,
-    "tasks": TASKS,
-    "collaboration": COLLABORATION,
-    "notifier": NOTIFIER,
-    "metrics": METRICS,
-}
+SERVICES = every_service()
 USERS = (*SERVICES, "finance", "subscriber")
 #: Whose events each user may publish (metrics publishes none).
 PUBLISHES = {"customers", "tasks", "collaboration", "notifier", "finance"}
@@ -265,27 +254,11 @@ async def test_each_service_user_does_its_real_work_and_events_flow_between_the_
         await eventually(lambda: known_to(collaboration))
 
         # tasks and collaboration publish their own events on that customer.
-        planned = await tasks.client.post(
-            "/tasks",
-            json={
-                "customer_id": customer_id,
-                "kind": "visit",
-                "title": "拜访",
-                "scheduled_at": (clock.now() + timedelta(hours=2)).isoformat(),
-            },
-            headers=tasks.auth(REP),
-        )
+        at = clock.now() + timedelta(hours=2)
+        planned = await plan_task(tasks, customer_id, who=REP, at=at, title="拜访")
         assert planned.status_code == 201, planned.text
-        ticket = await collaboration.client.post(
-            "/tickets",
-            json={
-                "customer_id": customer_id,
-                "product": "HY-75 空压机",
-                "quantity": 2,
-                "document_types": ["ce_certification_report"],
-                "note": "客户周五要",
-            },
-            headers=collaboration.auth(REP),
+        ticket = await submit_ticket(
+            collaboration, customer_id, who=REP, quantity=2, note="客户周五要"
         )
         assert ticket.status_code == 201, ticket.text
 

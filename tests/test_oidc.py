@@ -15,7 +15,7 @@ from salesops.clock import ManualClock
 from salesops.oidc import OidcConfig, OidcError, OidcVerifier
 from salesops.orgdir import load_org_directory
 from salesops.settings import REPO_ROOT
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, ServiceStarter
 from salesops.testing.oidc_provider import FakeOidcProvider
 from salesops.testing.served import serving
 from services.console.app import create_console_app
@@ -36,24 +36,12 @@ async def provider(clock: ManualClock) -> AsyncIterator[FakeOidcProvider]:
 @pytest.fixture
 async def customers_with_oidc(
     provider: FakeOidcProvider,
-    database_url: str,
-    nats_url: str,
-    namespace: str,
-    schema: str,
-    clock: ManualClock,
+    start_service: ServiceStarter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[RunningService]:
     monkeypatch.setenv("SALESOPS_OIDC_ISSUER", provider.issuer)
     monkeypatch.setenv("SALESOPS_OIDC_AUDIENCE", provider.client_id)
-    async with running_service(
-        CUSTOMERS,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-        on_port=True,
-    ) as service:
+    async with start_service(CUSTOMERS, on_port=True) as service:
         yield service
 
 

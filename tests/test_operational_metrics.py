@@ -10,12 +10,17 @@ import pytest
 from nats.js import JetStreamContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.customers import DecisionState, DecisionStateChanged
 from contracts.subjects import stream_name_for, subject_for
 from salesops.clock import ManualClock
 from salesops.jetstream import ensure_service_stream
-from salesops.testing.apps import RunningService, running_service
-from salesops.testing.events import publish_customer_registered, publish_event
+from salesops.testing.apps import RunningService, ServiceStarter
+from salesops.testing.commands import submit_ticket
+from salesops.testing.events import (
+    budget_pending,
+    publish_customer_registered,
+    publish_event,
+    until_customers_known,
+)
 from salesops.testing.waiting import eventually
 from services.notifier.platform_fakes import DingTalkFake, dingtalk_server
 from services.notifier.service import NOTIFIER
@@ -102,22 +107,9 @@ async def test_timers_escalations_consumer_lag_and_dead_letters_show_on_metrics(
 ) -> None:
     await publish_customer_registered(js, namespace, customer_id="cus-1", owner_id=REP, name="宁波")
     pool = collaboration.runtime.pool
-
-    async def known(count: int) -> bool:
-        return bool(await pool.fetchval("SELECT count(*) FROM known_customers") == count)
-
-    await eventually(lambda: known(1))
+    await until_customers_known(collaboration, 1)
     assert value(await scrape(collaboration), "salesops_timers_pending") == 0
-    submitted = await collaboration.client.post(
-        "/tickets",
-        json={
-            "customer_id": "cus-1",
-            "product": "HY-75",
-            "quantity": 1,
-            "document_types": ["ce_certification_report"],
-        },
-        headers=collaboration.auth(REP),
-    )
+    submitted = await submit_ticket(collaboration, "cus-1", who=REP, product="HY-75")
     assert submitted.status_code == 201, submitted.text
     waiting = await scrape(collaboration)
     assert (
@@ -183,7 +175,7 @@ async def test_timers_escalations_consumer_lag_and_dead_letters_show_on_metrics(
         )
 
     await eventually(caught_up)
-    await eventually(lambda: known(4))
+    await until_customers_known(collaboration, 4)
 
     # Not an event at all: parked in SALES_DLQ at once, counted for that consumer.
     assert (
@@ -207,36 +199,18 @@ async def robot(clock: ManualClock) -> AsyncIterator[DingTalkFake]:
 async def test_notification_deliveries_count_by_channel_and_outcome(
     robot: DingTalkFake,
     js: JetStreamContext,
-    database_url: str,
-    nats_url: str,
     namespace: str,
-    schema: str,
     clock: ManualClock,
+    start_service: ServiceStarter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_WEBHOOK", robot.webhook_url)
     monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_SECRET", "SEC-metrics")
-    async with running_service(
-        NOTIFIER,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-    ) as notifier:
+    async with start_service(NOTIFIER) as notifier:
         worker = notifier.app.state.service.worker
 
         async def decision_changed(customer_id: str) -> None:
-            event = DecisionStateChanged(
-                customer_id=customer_id,
-                customer_name="宁波精密模具",
-                owner_id=REP,
-                org_unit_id="group-east-1",
-                from_state=None,
-                to_state=DecisionState.BUDGET_PENDING,
-                changed_by=REP,
-                changed_at=datetime(2026, 1, 5, tzinfo=UTC),
-            )
+            event = budget_pending(customer_id, datetime(2026, 1, 5, tzinfo=UTC), owner_id=REP)
             await publish_event(js, namespace, event, subject_id=customer_id, actor=REP)
 
             async def planned() -> bool:

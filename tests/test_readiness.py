@@ -9,48 +9,35 @@ from pathlib import Path
 
 import pytest
 
-from salesops.clock import ManualClock
 from salesops.embedded import embedded_nats, free_port
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import ServiceStarter
 from salesops.testing.waiting import eventually
 from services.customers.service import CUSTOMERS
 
 pytestmark = pytest.mark.integration
 
 
-async def readiness(service: RunningService) -> tuple[int, dict[str, str]]:
-    response = await service.client.get("/readyz")
-    return response.status_code, response.json()
-
-
 async def test_readiness_fails_while_nats_is_down_and_recovers_by_itself(
-    database_url: str, namespace: str, schema: str, clock: ManualClock
+    start_service: ServiceStarter,
 ) -> None:
     folder, port = Path(tempfile.mkdtemp(prefix="salesops-ready-")), free_port()
     nats_server = contextlib.ExitStack()
     try:
         url = nats_server.enter_context(embedded_nats(folder, port))
-        async with running_service(
-            CUSTOMERS,
-            database_url=database_url,
-            nats_url=url,
-            namespace=namespace,
-            schema=schema,
-            clock=clock,
-        ) as service:
-            assert await readiness(service) == (200, {"status": "ready"})
+        async with start_service(CUSTOMERS, nats_url=url) as service:
+            assert await service.readiness() == (200, {"status": "ready"})
 
             nats_server.close()  # NATS goes away under the running service
 
             async def not_ready() -> bool:
-                status, body = await readiness(service)
+                status, body = await service.readiness()
                 return status == 503 and body.get("nats") == "not connected"
 
             await eventually(not_ready, 10)
             with embedded_nats(folder, port):
 
                 async def ready_again() -> bool:
-                    return (await readiness(service))[0] == 200
+                    return (await service.readiness())[0] == 200
 
                 await eventually(ready_again, 20)
     finally:

@@ -27,8 +27,9 @@ from nats.js import JetStreamContext
 
 from contracts.collaboration import DepartmentQualityAlert
 from salesops.clock import ManualClock
+from salesops.runtime import ServiceDefinition
 from salesops.telemetry import configure_logging
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, ServiceStarter
 from salesops.testing.events import publish_event
 from salesops.testing.waiting import eventually
 from services.collaboration.service import COLLABORATION
@@ -172,33 +173,26 @@ async def test_no_secret_and_no_bearer_token_is_logged_or_answered(
     level: str,
     platforms: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    nats_url: str,
+    start_service: ServiceStarter,
     namespace: str,
-    schema: str,
     js: JetStreamContext,
-    clock: ManualClock,
 ) -> None:
     configure_secrets(monkeypatch, platforms)
     seen = Recorder()
 
-    def service(definition: Any, name: str) -> contextlib.AbstractAsyncContextManager[Any]:
-        return running_service(
-            definition,
-            database_url=database_url,
-            nats_url=nats_url,
-            namespace=namespace,
-            schema=f"{schema}_{name}",
-            clock=clock,
-            nats_user=name,
-            nats_password=NATS_PASSWORD,
+    def service(
+        definition: ServiceDefinition,
+    ) -> contextlib.AbstractAsyncContextManager[RunningService]:
+        """On a schema of its own, logged in to NATS as itself."""
+        return start_service(
+            definition, own_schema=True, nats_user=definition.name, nats_password=NATS_PASSWORD
         )
 
     with json_logs(level) as logs:
         async with (
-            service(CUSTOMERS, "customers") as customers,
-            service(COLLABORATION, "collaboration") as collaboration,
-            service(NOTIFIER, "notifier") as notifier,
+            service(CUSTOMERS) as customers,
+            service(COLLABORATION) as collaboration,
+            service(NOTIFIER) as notifier,
         ):
             # The deployment's tokens are signed with the configured secret, not the default.
             assert customers.runtime.settings.jwt_secret == JWT_SECRET

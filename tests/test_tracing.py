@@ -22,8 +22,9 @@ from salesops.db import DbConnection
 from salesops.orgdir import load_org_directory
 from salesops.settings import REPO_ROOT
 from salesops.telemetry import trace_sampler
-from salesops.testing.apps import RunningService, running_service
-from salesops.testing.events import publish_customer_registered
+from salesops.testing.apps import RunningService, ServiceStarter
+from salesops.testing.commands import submit_ticket
+from salesops.testing.events import publish_customer_registered, until_customers_known
 from salesops.testing.waiting import eventually
 from services.notifier.platform_fakes import dingtalk_server
 from services.notifier.platform_fakes_other import smtp_server
@@ -116,24 +117,14 @@ async def test_a_decision_state_change_is_one_trace_from_http_to_the_consumer(
 async def test_one_trace_runs_from_the_http_command_to_the_dingtalk_message(
     spans: InMemorySpanExporter,
     customers: RunningService,
-    database_url: str,
-    nats_url: str,
-    namespace: str,
-    schema: str,
     clock: ManualClock,
+    start_service: ServiceStarter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with dingtalk_server(secret="SEC-trace", clock=clock) as robot:
         monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_WEBHOOK", robot.webhook_url)
         monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_SECRET", "SEC-trace")
-        async with running_service(
-            NOTIFIER,
-            database_url=database_url,
-            nats_url=nats_url,
-            namespace=namespace,
-            schema=f"{schema}_notifier",
-            clock=clock,
-        ) as notifier:
+        async with start_service(NOTIFIER, own_schema=True) as notifier:
             rep = customers.auth("rep-zhang-wei")
             created = await customers.client.post(
                 "/customers",
@@ -207,21 +198,14 @@ async def test_an_sla_escalation_is_one_trace_from_the_ticket_to_dingtalk_and_em
     spans: InMemorySpanExporter,
     collaboration: RunningService,
     js: JetStreamContext,
-    database_url: str,
-    nats_url: str,
     namespace: str,
-    schema: str,
     clock: ManualClock,
+    start_service: ServiceStarter,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await publish_customer_registered(js, namespace, customer_id="cus-1", owner_id=REP, name="宁波")
-
-    async def customer_known() -> bool:
-        pool = collaboration.runtime.pool
-        return bool(await pool.fetchval("SELECT count(*) FROM known_customers"))
-
-    await eventually(customer_known)
+    await until_customers_known(collaboration, 1)
     async with (
         dingtalk_server(secret=SECRET, clock=clock) as robot,
         smtp_server(security="none") as mailbox,
@@ -232,25 +216,9 @@ async def test_an_sla_escalation_is_one_trace_from_the_ticket_to_dingtalk_and_em
         monkeypatch.setenv("SALESOPS_NOTIFY_SMTP_PORT", str(mailbox.port))
         monkeypatch.setenv("SALESOPS_NOTIFY_SMTP_SECURITY", "none")
         monkeypatch.setenv("SALESOPS_ORG_FILE", str(org_with_the_lead_on_dingtalk(tmp_path)))
-        async with running_service(
-            NOTIFIER,
-            database_url=database_url,
-            nats_url=nats_url,
-            namespace=namespace,
-            schema=f"{schema}_notifier",
-            clock=clock,
-        ) as notifier:
+        async with start_service(NOTIFIER, own_schema=True) as notifier:
             spans.clear()
-            submitted = await collaboration.client.post(
-                "/tickets",
-                json={
-                    "customer_id": "cus-1",
-                    "product": "HY-75 空压机",
-                    "quantity": 1,
-                    "document_types": ["ce_certification_report"],
-                },
-                headers=collaboration.auth(REP),
-            )
+            submitted = await submit_ticket(collaboration, "cus-1", who=REP)
             assert submitted.status_code == 201, submitted.text
             ticket_id = submitted.json()["ticket_id"]
 

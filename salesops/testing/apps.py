@@ -8,11 +8,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from salesops.catalog import CATALOG
 from salesops.chassis import create_service_app
 from salesops.clock import ManualClock
 from salesops.db import quote_ident
@@ -45,9 +47,19 @@ class RunningService:
             fired += batch
         return fired
 
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        """What ``GET /readyz`` answers: the status code and the body."""
+        response = await self.client.get("/readyz")
+        return response.status_code, response.json()
+
     def auth(self, person_id: str) -> dict[str, str]:
         """Headers of a request made by ``person_id``."""
         return {"Authorization": f"Bearer {self.runtime.tokens.mint(person_id)}"}
+
+
+def every_service() -> dict[str, ServiceDefinition]:
+    """Every service of the catalog, by name and in its order (customers first, metrics last)."""
+    return {name: entry.definition() for name, entry in CATALOG.items()}
 
 
 @contextlib.asynccontextmanager
@@ -95,16 +107,56 @@ async def running_service(
         await drop_schemas(database_url, schema)
 
 
-async def drop_schemas(database_url: str, schema: str) -> None:
-    """The service's schema and any it made beside it (e.g. read-model generations)."""
+@dataclass(frozen=True)
+class ServiceStarter:
+    """``running_service`` on one test's servers, namespace, schema and clock (the
+    ``start_service`` fixture): ``async with start_service(NOTIFIER) as notifier``."""
+
+    database_url: str
+    nats_url: str
+    namespace: str
+    schema: str
+    clock: ManualClock
+
+    def __call__(
+        self,
+        definition: ServiceDefinition,
+        *,
+        own_schema: bool = False,
+        nats_url: str | None = None,
+        on_port: bool = False,
+        poll_timers: bool = False,
+        nats_user: str | None = None,
+        nats_password: str | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[RunningService]:
+        """The service on the test's schema or, with ``own_schema``, on one of its own beside
+        it (``<schema>_<service>``: for a test running several services); ``nats_url`` puts
+        it on another NATS than the run's (one the test stops, say)."""
+        return running_service(
+            definition,
+            database_url=self.database_url,
+            nats_url=nats_url or self.nats_url,
+            namespace=self.namespace,
+            schema=f"{self.schema}_{definition.name}" if own_schema else self.schema,
+            clock=self.clock,
+            on_port=on_port,
+            poll_timers=poll_timers,
+            nats_user=nats_user,
+            nats_password=nats_password,
+        )
+
+
+async def drop_schemas(database_url: str, *schemas: str) -> None:
+    """Each schema and any a service made beside it (e.g. read-model generations)."""
     conn = await asyncpg.connect(database_url)
     try:
-        beside = await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
-            schema,
-            f"{schema}_",
-        )
-        for row in beside:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
+        for schema in schemas:
+            beside = await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
+                schema,
+                f"{schema}_",
+            )
+            for row in beside:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
     finally:
         await conn.close()

@@ -7,13 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
+from uuid import UUID, uuid4
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from contracts.base import IntegrationEvent
+from contracts.customers import DecisionState, DecisionStateChanged
 from contracts.envelope import Envelope
 from contracts.subjects import service_subjects
+from salesops.consumers import ReceivedEvent
+from salesops.db import DbConnection
+from salesops.testing.apps import RunningService
+from salesops.testing.waiting import eventually
 
 E = TypeVar("E", bound=IntegrationEvent)
 
@@ -66,8 +72,6 @@ async def publish_event(
 
     ``time`` is when the event was recorded (the envelope's ``time``); default now.
     """
-    from uuid import uuid4
-
     envelope = Envelope.for_event(
         event,
         event_id=uuid4(),
@@ -113,3 +117,62 @@ async def publish_customer_registered(
         registered_at=at,
     )
     await publish_event(js, namespace, event, subject_id=customer_id, actor=owner_id)
+
+
+def decision_state_changed(namespace: str, customer_id: str | None = None) -> Envelope:
+    """The contract's example DecisionStateChanged (of ``customer_id``, by default the
+    example's own customer) in an envelope of its own: a new event id each call."""
+    event = DecisionStateChanged.examples()[0]
+    if customer_id is not None:
+        event = event.model_copy(update={"customer_id": customer_id})
+    return Envelope.for_event(
+        event,
+        event_id=uuid4(),
+        subject_id=event.customer_id,
+        time=event.changed_at,
+        actor="rep-zhang-wei",
+        stream_version=1,
+        correlation_id="test",
+        namespace=namespace,
+    )
+
+
+async def record_seen(conn: DbConnection, received: ReceivedEvent) -> None:
+    """A consumer's handler for DecisionStateChanged: each event a row in the test's table
+    ``seen (event_id uuid, customer_id text)``, in the handler's transaction."""
+    event = received.envelope.event_as(DecisionStateChanged)
+    await conn.execute(
+        "INSERT INTO seen VALUES ($1, $2)", UUID(received.envelope.id), event.customer_id
+    )
+
+
+async def until_customers_known(service: RunningService, count: int) -> None:
+    """Until ``service``'s copy of the customers (``known_customers``, filled from the
+    customers' events) holds ``count`` of them."""
+
+    async def known() -> bool:
+        known_now = await service.runtime.pool.fetchval("SELECT count(*) FROM known_customers")
+        return bool(known_now == count)
+
+    await eventually(known)
+
+
+def budget_pending(
+    customer_id: str,
+    at: datetime,
+    *,
+    customer_name: str = "宁波精密模具",
+    owner_id: str = "rep-zhang-wei",
+) -> DecisionStateChanged:
+    """A rep's new customer put in budget_pending at ``at``: the notifier tells the sales
+    manager of the rep's group (group-east-1 in deploy/org.yaml)."""
+    return DecisionStateChanged(
+        customer_id=customer_id,
+        customer_name=customer_name,
+        owner_id=owner_id,
+        org_unit_id="group-east-1",
+        from_state=None,
+        to_state=DecisionState.BUDGET_PENDING,
+        changed_by=owner_id,
+        changed_at=at,
+    )

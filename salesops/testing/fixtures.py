@@ -22,6 +22,7 @@ from salesops.clock import ManualClock
 from salesops.db import apply_migrations, create_pool, quote_ident
 from salesops.jetstream import connect_nats
 from salesops.runtime_migrations import RUNTIME_MIGRATIONS
+from salesops.testing.apps import ServiceStarter
 from salesops.testing.servers import nats_server, postgres_server
 
 _counter = itertools.count(1)
@@ -134,3 +135,11 @@ async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
 @pytest.fixture
 def js(nats_client: NatsClient) -> JetStreamContext:
     return nats_client.jetstream()
+
+
+@pytest.fixture
+def start_service(
+    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+) -> ServiceStarter:
+    """Starts a service on this test's servers, namespace, schema and clock."""
+    return ServiceStarter(database_url, nats_url, namespace, schema, clock)

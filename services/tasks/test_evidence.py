@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 import warnings
-import zlib
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from io import BytesIO
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from pypdf import PdfWriter
 
+from salesops.testing import evidence_files
+from salesops.testing.evidence_files import huge_png, pdf
 from services.tasks.evidence import (
     EvidenceRejected,
     check_capture_time,
@@ -29,64 +29,8 @@ TASK_DAY = date(2026, 3, 2)
 CUSTOMER = "宁波精密模具"
 
 
-def photo(
-    image_format: str = "JPEG",
-    *,
-    taken: str | None = "2026:03:02 10:15:00",
-    offset: str | None = None,
-    digitized: str | None = None,
-    changed: str | None = None,
-    make: str | None = None,
-    model: str | None = None,
-    serial: str | None = None,
-    orientation: int | None = None,
-    size: tuple[int, int] = (64, 48),
-) -> bytes:
-    """A real photo whose EXIF holds exactly the tags given."""
-    exif = Image.Exif()
-    for tag, value in ((0x010F, make), (0x0110, model), (0x0112, orientation)):
-        if value is not None:
-            exif[tag] = value
-    if changed is not None:
-        exif[0x0132] = changed
-    exif_ifd = exif.get_ifd(0x8769)
-    for tag, text in ((0x9003, taken), (0x9011, offset), (0x9004, digitized), (0xA431, serial)):
-        if text is not None:
-            exif_ifd[tag] = text
-    buffer = BytesIO()
-    # As bytes: Pillow's PNG writer skips an Exif object whose first IFD is empty.
-    Image.new("RGB", size, (120, 160, 200)).save(buffer, image_format, exif=exif.tobytes())
-    return buffer.getvalue()
-
-
-def huge_png(width: int, height: int) -> bytes:
-    """A valid 1-bit PNG of ``width`` x ``height`` white pixels, compressed to a few KiB.
-
-    Written chunk by chunk: building it with Pillow would itself decode a bomb.
-    """
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    compressor = zlib.compressobj(9)
-    row = b"\x00" + b"\xff" * ((width + 7) // 8)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
-
-
-def pdf(pages: int = 1, *, password: str | None = None) -> bytes:
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    if password is not None:
-        writer.encrypt(password, algorithm="RC4-128")
-    buffer = BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+#: A photo taken at the scheduled time unless the test says otherwise.
+photo = partial(evidence_files.photo, taken="2026:03:02 10:15:00")
 
 
 def refusal(excinfo: pytest.ExceptionInfo[EvidenceRejected]) -> tuple[str | None, str]:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from salesops.testing import evidence_files
 from services.tasks.watermark import watermark_caption, watermark_photo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -26,12 +27,7 @@ def photo(
     down = Image.linear_gradient("L")
     across = down.transpose(Image.Transpose.ROTATE_90)
     image = Image.merge("RGB", (down.resize(size), across.resize(size), down.resize(size)))
-    exif = Image.Exif()
-    if orientation is not None:
-        exif[0x0112] = orientation
-    buffer = BytesIO()
-    image.convert(mode).save(buffer, image_format, exif=exif.tobytes())
-    return buffer.getvalue()
+    return evidence_files.photo(image_format, orientation=orientation, picture=image.convert(mode))
 
 
 def watermarked(content: bytes, device_id: str | None = "Canon EOS R5") -> Image.Image:

@@ -18,10 +18,11 @@ from decimal import Decimal
 from nats.js import JetStreamContext
 
 from contracts.base import IntegrationEvent
-from contracts.customers import DecisionState, DecisionStateChanged
+from contracts.customers import DecisionStateChanged
 from contracts.envelope import Envelope
 from contracts.finance import PaymentReceived
 from salesops.jetstream import ensure_service_stream
+from salesops.testing.events import budget_pending
 from services.metrics.tests.march_history import (
     RECORDED_AT,
     ZHANG,
@@ -81,15 +82,8 @@ def kill_batch(*, follow_ups: int, payments: int, notified: int) -> Batch:
         if i in spaced:
             n = spaced[i]
             bulk.append(
-                DecisionStateChanged(
-                    customer_id=f"cus-notified-{n}",
-                    customer_name=f"通知客户 {n}",
-                    owner_id=ZHANG,
-                    org_unit_id="group-east-1",
-                    from_state=None,
-                    to_state=DecisionState.BUDGET_PENDING,
-                    changed_by=ZHANG,
-                    changed_at=at(1 + n),
+                budget_pending(
+                    f"cus-notified-{n}", at(1 + n), customer_name=f"通知客户 {n}", owner_id=ZHANG
                 )
             )
     # Finance events only the metrics service follows: its batch is the longer one.

@@ -79,22 +79,6 @@ async def replica(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def drop_schemas(database_url: str, *schemas: str) -> None:
-    """Each schema and those made beside it (the metrics read model's generations)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        for schema in schemas:
-            rows = await conn.fetch(
-                "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $2)",
-                schema,
-                f"{schema}_",
-            )
-            for row in rows:
-                await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(row['nspname'])} CASCADE")
-    finally:
-        await conn.close()
-
-
 class ServiceProcess:
     """``salesops serve <service>`` as a real process (its own session), SIGKILL-able."""
 
@@ -194,6 +178,11 @@ async def outbox_size(database_url: str, schema: str) -> int:
         await conn.close()
 
 
+async def outbox_empty(database_url: str, schema: str) -> bool:
+    """Whether the relay has published everything the service's outbox held."""
+    return await outbox_size(database_url, schema) == 0
+
+
 async def stream_envelopes(js: JetStreamContext, service: str, namespace: str) -> list[Envelope]:
     """Every message stored in the service's stream, in stream order.
 
@@ -212,6 +201,15 @@ async def stream_envelopes(js: JetStreamContext, service: str, namespace: str) -
 async def stream_event_ids(js: JetStreamContext, service: str, namespace: str) -> list[str]:
     """The event id of every message stored in the service's stream."""
     return [envelope.id for envelope in await stream_envelopes(js, service, namespace)]
+
+
+async def stored_and_streamed(
+    database_url: str, schema: str, js: JetStreamContext, service: str, namespace: str
+) -> tuple[list[str], list[str]]:
+    """The ids of the published events the service stored (in ``schema``), and the ids of
+    the messages in its stream: the same ones, each once, when nothing was lost or doubled."""
+    stored = published_event_ids(await stored_events(database_url, schema))
+    return stored, await stream_event_ids(js, service, namespace)
 
 
 async def consumer_state(

@@ -9,7 +9,7 @@ connection keeps a client (and its subscriptions) alive on the server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from nats.js.api import StorageType, StreamConfig
@@ -19,20 +19,14 @@ from contracts.subjects import service_subjects, stream_name_for
 from salesops.jetstream import connect_nats
 from salesops.runtime import ServiceDefinition, start_runtime
 from salesops.settings import ServiceSettings
+from salesops.testing.apps import drop_schemas
 from salesops.testing.waiting import eventually
 from services.customers.service import CUSTOMERS
 from services.tasks.service import TASKS
 
-from .servers import NatsNode, nats_node
-from .services import drop_schemas
+from .servers import NatsNode
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def node() -> Iterator[NatsNode]:
-    with nats_node() as started:
-        yield started
 
 
 @pytest.fixture

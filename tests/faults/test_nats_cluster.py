@@ -9,8 +9,7 @@ connections fail over, and every event still reaches the stream and the consumer
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -19,14 +18,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
-from contracts.customers import DecisionStateChanged
-from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_stream_name, stream_name_for
 from salesops.clock import ManualClock
 from salesops.consumers import EventConsumers, ReceivedEvent
 from salesops.db import DbConnection
 from salesops.jetstream import connect_nats, ensure_dead_letter_stream, ensure_service_stream
-from salesops.testing.events import publish_envelope
+from salesops.testing.events import decision_state_changed, publish_envelope
 from salesops.testing.waiting import eventually
 from services.customers.service import CUSTOMERS
 from services.tasks.service import TASKS
@@ -36,12 +33,9 @@ from .services import (
     Servers,
     caught_up,
     consumer_state,
-    drop_schemas,
-    outbox_size,
-    published_event_ids,
+    outbox_empty,
     replica,
-    stored_events,
-    stream_event_ids,
+    stored_and_streamed,
 )
 from .workload import known_customers, register_customer
 
@@ -58,13 +52,6 @@ CLUSTERED: dict[str, Any] = {"nats_stream_replicas": 3, "consumer_ack_wait_secon
 def cluster() -> Iterator[NatsCluster]:
     with nats_cluster() as formed:
         yield formed
-
-
-@pytest.fixture
-async def schemas(database_url: str, schema: str) -> AsyncIterator[dict[str, str]]:
-    names = {"customers": f"{schema}_c", "tasks": f"{schema}_t"}
-    yield names
-    await drop_schemas(database_url, *names.values())
 
 
 async def test_losing_a_node_mid_flow_loses_nothing_and_stalls_nothing(
@@ -104,23 +91,21 @@ async def test_losing_a_node_mid_flow_loses_nothing_and_stalls_nothing(
             await flowing
             assert len(registered) == COMMANDS, "commands never depended on NATS"
 
-            async def published() -> bool:
-                return await outbox_size(database_url, schemas["customers"]) == 0
-
             async def projected() -> bool:
                 known = await known_customers(database_url, schemas["tasks"])
                 return len(known) == COMMANDS
 
             # Bounded: an election takes seconds, then the ack wait; nobody has to step in.
-            await eventually(published, 20)
+            await eventually(lambda: outbox_empty(database_url, schemas["customers"]), 20)
             await eventually(projected, 20)
             await eventually(lambda: caught_up(js, "customers", namespace, CONSUMER), 20)
             after = await js.stream_info(stream)
             state = await consumer_state(js, "customers", namespace, CONSUMER)
             assert tasks.runtime.nats.is_connected
             assert customers.runtime.nats.is_connected
-        stored = published_event_ids(await stored_events(database_url, schemas["customers"]))
-        in_stream = await stream_event_ids(js, "customers", namespace)
+        stored, in_stream = await stored_and_streamed(
+            database_url, schemas["customers"], js, "customers", namespace
+        )
     finally:
         await nc.close()
 
@@ -136,20 +121,6 @@ async def test_losing_a_node_mid_flow_loses_nothing_and_stalls_nothing(
 
 async def _true(value: bool) -> bool:
     return value
-
-
-def _customer_event(namespace: str) -> Envelope:
-    event = DecisionStateChanged.examples()[0]
-    return Envelope.for_event(
-        event,
-        event_id=uuid.uuid4(),
-        subject_id=event.customer_id,
-        time=event.changed_at,
-        actor="rep-zhang-wei",
-        stream_version=1,
-        correlation_id="faults",
-        namespace=namespace,
-    )
 
 
 async def test_a_consumer_goes_on_after_a_fetch_refused_while_the_cluster_elects(
@@ -178,7 +149,7 @@ async def test_a_consumer_goes_on_after_a_fetch_refused_while_the_cluster_elects
     monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", refused_twice)
     await consumers.start()
     try:
-        sent = _customer_event(namespace)
+        sent = decision_state_changed(namespace)
         await publish_envelope(js, sent)
         await eventually(lambda: _true(handled == [sent.id]), 10)
     finally:
@@ -212,7 +183,7 @@ async def test_a_consumer_goes_on_when_nats_does_not_take_a_dead_letter(
     monkeypatch.setattr(js, "publish", dead_letter_refused_once)
     await consumers.start()
     try:
-        await publish_envelope(js, _customer_event(namespace))
+        await publish_envelope(js, decision_state_changed(namespace))
         dead = dead_letter_stream_name(namespace)
 
         async def dead_lettered() -> bool:

@@ -7,9 +7,6 @@ resume where they stopped (no message handed out twice, none skipped).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
 import pytest
 
 from salesops.clock import ManualClock
@@ -19,17 +16,15 @@ from salesops.testing.waiting import eventually
 from services.customers.service import CUSTOMERS
 from services.tasks.service import TASKS
 
-from .servers import NatsNode, nats_node
+from .servers import NatsNode
 from .services import (
     Servers,
     caught_up,
     consumer_state,
-    drop_schemas,
+    outbox_empty,
     outbox_size,
-    published_event_ids,
     replica,
-    stored_events,
-    stream_event_ids,
+    stored_and_streamed,
 )
 from .workload import REP, known_customers, register_customer
 
@@ -37,24 +32,6 @@ pytestmark = pytest.mark.integration
 
 BEFORE, DURING, AFTER = 10, 30, 10
 CONSUMER = "tasks_customer_facts"  # the tasks service's copy of the customers
-
-
-@pytest.fixture
-def node() -> Iterator[NatsNode]:
-    with nats_node() as started:
-        yield started
-
-
-@pytest.fixture
-async def schemas(database_url: str, schema: str) -> AsyncIterator[dict[str, str]]:
-    names = {"customers": f"{schema}_c", "tasks": f"{schema}_t"}
-    yield names
-    await drop_schemas(database_url, *names.values())
-
-
-async def readiness(service: RunningService) -> tuple[int, dict[str, Any]]:
-    response = await service.client.get("/readyz")
-    return response.status_code, response.json()
 
 
 async def test_commands_succeed_while_nats_is_down_and_each_event_arrives_once_after(
@@ -84,7 +61,7 @@ async def test_commands_succeed_while_nats_is_down_and_each_event_arrives_once_a
             node.stop()
 
             async def nats_down(service: RunningService) -> bool:
-                status, body = await readiness(service)
+                status, body = await service.readiness()
                 return status == 503 and body.get("nats") == "not connected"
 
             await eventually(lambda: nats_down(customers), 10)
@@ -98,22 +75,20 @@ async def test_commands_succeed_while_nats_is_down_and_each_event_arrives_once_a
             node.start()  # same port, same JetStream store: the streams and consumers are back
 
             async def ready(service: RunningService) -> bool:
-                return (await readiness(service))[0] == 200
+                return (await service.readiness())[0] == 200
 
             await eventually(lambda: ready(customers), 20)
             await eventually(lambda: ready(tasks), 20)
             registered += [await register_customer(customers, f"恢复 {i}") for i in range(AFTER)]
 
-            async def outbox_empty() -> bool:
-                return await outbox_size(database_url, schemas["customers"]) == 0
-
-            await eventually(outbox_empty, 30)
+            await eventually(lambda: outbox_empty(database_url, schemas["customers"]), 30)
             await eventually(lambda: tasks_knows(BEFORE + DURING + AFTER), 30)
             # nats-py reconnects the observer too; it reads the stream once everything is in.
             await eventually(lambda: caught_up(js, "customers", namespace, CONSUMER), 30)
 
-        stored = published_event_ids(await stored_events(database_url, schemas["customers"]))
-        in_stream = await stream_event_ids(js, "customers", namespace)
+        stored, in_stream = await stored_and_streamed(
+            database_url, schemas["customers"], js, "customers", namespace
+        )
         state = await consumer_state(js, "customers", namespace, CONSUMER)
     finally:
         await nc.close()

@@ -8,26 +8,22 @@ reconnects, the relay, the timer poller and the consumers carry on — and nothi
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
 from contracts.customer_actions import NegotiationJoinOverdue
-from contracts.customers import DecisionStateChanged
-from contracts.envelope import Envelope
 from contracts.subjects import dead_letter_stream_name, stream_name_for
 from salesops.clock import ManualClock
-from salesops.consumers import EventConsumers, ReceivedEvent
+from salesops.consumers import EventConsumers
 from salesops.db import DbConnection, apply_migrations, create_pool
 from salesops.jetstream import ensure_dead_letter_stream, ensure_service_stream
 from salesops.runtime_migrations import RUNTIME_MIGRATIONS
 from salesops.testing.apps import RunningService
-from salesops.testing.events import publish_envelope
+from salesops.testing.events import decision_state_changed, publish_envelope, record_seen
 from salesops.testing.waiting import eventually
 from salesops.timers import DueTimer, TimerPoller, schedule_timer
 from services.customers.service import CUSTOMERS
@@ -37,7 +33,7 @@ from .servers import PostgresNode, postgres_node
 from .services import (
     Servers,
     caught_up,
-    outbox_size,
+    outbox_empty,
     published_event_ids,
     replica,
     stored_events,
@@ -61,11 +57,6 @@ def postgres(server: PostgresNode) -> Iterator[PostgresNode]:
     yield server
     if not server.running:  # a test that failed midway leaves it up for the next one
         server.start()
-
-
-async def readiness(service: RunningService) -> tuple[int, dict[str, Any]]:
-    response = await service.client.get("/readyz")
-    return response.status_code, response.json()
 
 
 async def test_services_are_not_ready_while_postgres_restarts_and_recover_by_themselves(
@@ -96,7 +87,7 @@ async def test_services_are_not_ready_while_postgres_restarts_and_recover_by_the
         postgres.stop()
 
         async def database_down(service: RunningService) -> bool:
-            status, body = await readiness(service)
+            status, body = await service.readiness()
             return status == 503 and "database" in body
 
         await eventually(lambda: database_down(cust), 10)
@@ -113,7 +104,7 @@ async def test_services_are_not_ready_while_postgres_restarts_and_recover_by_the
         postgres.start()
 
         async def ready(service: RunningService) -> bool:
-            return (await readiness(service))[0] == 200
+            return (await service.readiness())[0] == 200
 
         await eventually(lambda: ready(cust), 20)
         await eventually(lambda: ready(tasks), 20)
@@ -129,7 +120,7 @@ async def test_services_are_not_ready_while_postgres_restarts_and_recover_by_the
             return len(overdue) >= 4
 
         await eventually(overdue_fired, 15)
-        await eventually(lambda: _outbox_empty(dsn, customers), 20)
+        await eventually(lambda: outbox_empty(dsn, customers), 20)
         await eventually(lambda: caught_up(js, "customers", namespace, CONSUMER), 20)
 
     rows = await stored_events(dsn, customers)
@@ -141,10 +132,6 @@ async def test_services_are_not_ready_while_postgres_restarts_and_recover_by_the
     assert set(await known_customers(dsn, tasks_schema)) == set(before + after)
 
 
-async def _outbox_empty(dsn: str, schema: str) -> bool:
-    return await outbox_size(dsn, schema) == 0
-
-
 @pytest.fixture
 async def pool(postgres: PostgresNode, schema: str) -> AsyncIterator[asyncpg.Pool]:
     db = await create_pool(postgres.dsn, schema, min_size=1, max_size=5)
@@ -152,27 +139,6 @@ async def pool(postgres: PostgresNode, schema: str) -> AsyncIterator[asyncpg.Poo
     await db.execute("CREATE TABLE seen (event_id uuid PRIMARY KEY, customer_id text)")
     yield db
     await db.close()
-
-
-async def record(conn: DbConnection, received: ReceivedEvent) -> None:
-    event = received.envelope.event_as(DecisionStateChanged)
-    await conn.execute(
-        "INSERT INTO seen VALUES ($1, $2)", uuid.UUID(received.envelope.id), event.customer_id
-    )
-
-
-def envelope(customer_id: str, namespace: str) -> Envelope:
-    event = DecisionStateChanged.examples()[0].model_copy(update={"customer_id": customer_id})
-    return Envelope.for_event(
-        event,
-        event_id=uuid.uuid4(),
-        subject_id=customer_id,
-        time=event.changed_at,
-        actor="rep-zhang-wei",
-        stream_version=1,
-        correlation_id="faults",
-        namespace=namespace,
-    )
 
 
 async def test_events_arriving_while_the_database_is_down_are_not_dead_lettered(
@@ -186,12 +152,12 @@ async def test_events_arriving_while_the_database_is_down_are_not_dead_lettered(
     consumers = EventConsumers(
         pool, js, service="metrics", namespace=namespace, max_attempts=3, retry_delay=0.05
     )
-    consumers.subscribe("projection", source_service="customers", handler=record)
+    consumers.subscribe("projection", source_service="customers", handler=record_seen)
     await consumers.start()
     try:
         postgres.stop()
         for i in range(5):
-            await publish_envelope(js, envelope(f"cus-{i}", namespace))
+            await publish_envelope(js, decision_state_changed(namespace, f"cus-{i}"))
 
         async def redelivered_past_the_budget() -> bool:
             info = await js.consumer_info(

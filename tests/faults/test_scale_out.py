@@ -23,17 +23,12 @@ from nats.js import JetStreamContext
 
 from salesops.clock import ManualClock
 from salesops.db import quote_ident
-from salesops.runtime import ServiceDefinition
-from salesops.testing.apps import RunningService
+from salesops.testing.apps import RunningService, drop_schemas, every_service
+from salesops.testing.commands import plan_task, submit_ticket
 from salesops.testing.waiting import eventually
-from services.collaboration.service import COLLABORATION
-from services.customers.service import CUSTOMERS
-from services.metrics.service import METRICS
 from services.notifier.platform_fakes import DingTalkFake, dingtalk_server
-from services.notifier.service import NOTIFIER
-from services.tasks.service import TASKS
 
-from .services import Servers, caught_up, drop_schemas, replica
+from .services import Servers, caught_up, replica
 from .workload import (
     DIRECTOR,
     MANAGER,
@@ -45,13 +40,7 @@ from .workload import (
 
 pytestmark = pytest.mark.integration
 
-SERVICES: dict[str, ServiceDefinition] = {
-    "customers": CUSTOMERS,
-    "tasks": TASKS,
-    "collaboration": COLLABORATION,
-    "notifier": NOTIFIER,
-    "metrics": METRICS,
-}
+SERVICES = every_service()
 PUBLISHERS = ("customers", "tasks", "collaboration", "notifier")
 #: Monday 2 March 2026, 10:00 in Shanghai: the day's 18:00 card and 21:00 deadline ahead.
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -225,28 +214,17 @@ async def run_scenario(deployment: Deployment, clock: ManualClock, robot: DingTa
     await eventually(everyone_knows, 20)
     for customer_id in customers[:4]:
         service = deployment.any("tasks")
-        planned = await service.client.post(
-            "/tasks",
-            json={
-                "customer_id": customer_id,
-                "kind": "visit",
-                "title": "拜访",
-                "scheduled_at": (clock.now() + timedelta(hours=4)).isoformat(),
-            },
-            headers=service.auth(REP),
-        )
+        at = clock.now() + timedelta(hours=4)
+        planned = await plan_task(service, customer_id, who=REP, at=at, title="拜访")
         assert planned.status_code == 201, planned.text
     for customer_id in customers[:2]:
         service = deployment.any("collaboration")
-        ticket = await service.client.post(
-            "/tickets",
-            json={
-                "customer_id": customer_id,
-                "product": "HY-75 空压机",
-                "quantity": 2,
-                "document_types": ["ce_certification_report", "installation_drawing_3d"],
-            },
-            headers=service.auth(REP),
+        ticket = await submit_ticket(
+            service,
+            customer_id,
+            who=REP,
+            quantity=2,
+            document_types=["ce_certification_report", "installation_drawing_3d"],
         )
         assert ticket.status_code == 201, ticket.text
     await quiet(deployment, clock, robot)

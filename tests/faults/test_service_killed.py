@@ -26,6 +26,7 @@ from salesops.auth import TokenIssuer
 from salesops.clock import ManualClock
 from salesops.db import quote_ident
 from salesops.settings import DEV_JWT_SECRET
+from salesops.testing.apps import drop_schemas
 from salesops.testing.waiting import eventually
 from services.metrics.service import METRICS
 from services.notifier.platform_fakes import DingTalkFake, dingtalk_server
@@ -33,7 +34,7 @@ from services.notifier.service import NOTIFIER
 
 from .gate import gate_to
 from .history import Batch, kill_batch, publish
-from .services import Servers, ServiceProcess, drop_schemas, replica
+from .services import Servers, ServiceProcess, replica
 from .workload import DIRECTOR, MANAGER
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,11 @@ from nats.js import JetStreamContext
 from contracts.customer_actions import NegotiationJoinOverdue
 from salesops.clock import ManualClock
 from salesops.db import quote_ident
+from salesops.testing.apps import drop_schemas
 from salesops.testing.waiting import eventually
 from services.customers.service import CUSTOMERS
 
-from .services import Servers, drop_schemas, outbox_size, replica, stream_envelopes
+from .services import Servers, outbox_empty, replica, stream_envelopes
 from .workload import change_decision_state, register_customer
 
 pytestmark = pytest.mark.integration
@@ -81,10 +82,7 @@ async def test_deadlines_due_while_the_service_was_down_each_fire_once_after_sta
         await eventually(all_fired, 20)
         await asyncio.sleep(1)  # both pollers go on polling: nothing may fire a second time
 
-        async def published() -> bool:
-            return await outbox_size(database_url, own_schema) == 0
-
-        await eventually(published, 20)
+        await eventually(lambda: outbox_empty(database_url, own_schema), 20)
 
     fired = await overdue_per_customer(database_url, own_schema)
     assert fired == Counter(dict.fromkeys(waiting, 1)), "each deadline fires exactly once"

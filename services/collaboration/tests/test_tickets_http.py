@@ -25,8 +25,13 @@ from contracts.collaboration import (
     TicketTimedOut,
 )
 from salesops.testing.apps import RunningService
-from salesops.testing.events import EventTap, publish_customer_registered, tap_events
-from salesops.testing.waiting import eventually
+from salesops.testing.commands import submit_ticket
+from salesops.testing.events import (
+    EventTap,
+    publish_customer_registered,
+    tap_events,
+    until_customers_known,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +50,7 @@ async def service(
     await publish_customer_registered(
         js, namespace, customer_id="cus-1", owner_id=REP, name="宁波精密模具"
     )
-
-    async def known() -> bool:
-        return bool(
-            await collaboration.runtime.pool.fetchval("SELECT count(*) FROM known_customers")
-        )
-
-    await eventually(known)
+    await until_customers_known(collaboration, 1)
     return collaboration
 
 
@@ -72,21 +71,11 @@ async def call(
 
 
 async def submit(service: RunningService, documents: list[str]) -> str:
-    ticket = await call(
-        service,
-        "POST",
-        "/tickets",
-        REP,
-        {
-            "customer_id": "cus-1",
-            "product": "HY-75 空压机",
-            "quantity": 2,
-            "document_types": documents,
-            "note": "客户周五要",
-        },
-        expect=201,
+    response = await submit_ticket(
+        service, "cus-1", who=REP, quantity=2, document_types=documents, note="客户周五要"
     )
-    ticket_id: str = ticket["ticket_id"]
+    assert response.status_code == 201, response.text
+    ticket_id: str = response.json()["ticket_id"]
     return ticket_id
 
 
@@ -268,15 +257,8 @@ async def test_repeated_document_requests_show_self_service_candidates(
 async def test_unknown_document_types_are_refused_listing_the_known_ones(
     service: RunningService,
 ) -> None:
-    response = await service.client.post(
-        "/tickets",
-        json={
-            "customer_id": "cus-1",
-            "product": "HY-75",
-            "quantity": 1,
-            "document_types": ["moon_landing_certificate"],
-        },
-        headers=service.auth(REP),
+    response = await submit_ticket(
+        service, "cus-1", who=REP, product="HY-75", document_types=["moon_landing_certificate"]
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "document_types"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from salesops.clock import ManualClock
-from salesops.testing.apps import RunningService, running_service
+from salesops.testing.apps import RunningService, ServiceStarter
 from salesops.testing.served import serving
 from services.console.app import create_console_app
 from services.console.settings import ConsoleSettings
@@ -34,18 +34,8 @@ async def console(
 
 
 @pytest.fixture
-async def customers_on_port(
-    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
-) -> AsyncIterator[RunningService]:
-    async with running_service(
-        CUSTOMERS,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-        on_port=True,
-    ) as service:
+async def customers_on_port(start_service: ServiceStarter) -> AsyncIterator[RunningService]:
+    async with start_service(CUSTOMERS, on_port=True) as service:
         yield service
 
 
@@ -122,18 +112,9 @@ async def test_production_has_no_development_sign_in() -> None:
 
 
 async def test_the_change_stream_of_the_metrics_service_flows_through(
-    database_url: str, nats_url: str, namespace: str, schema: str, clock: ManualClock
+    start_service: ServiceStarter,
 ) -> None:
-    async with running_service(
-        METRICS,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-        on_port=True,
-        poll_timers=True,
-    ) as metrics:
+    async with start_service(METRICS, on_port=True, poll_timers=True) as metrics:
         assert metrics.base_url is not None
         async with console({"metrics": metrics.base_url}) as client:
             director = await sign_in(client, "sd-zhao-guoqiang")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,13 +24,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image
-from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
-from pypdf import PdfWriter
+from playwright.async_api import Browser, Page, Route, expect
 
 from contracts.tasks import ConcessionExceeded
 from salesops.clock import ManualClock
+from salesops.testing import evidence_files
 from salesops.testing.apps import RunningService, running_service
+from salesops.testing.browser import DESKTOP, PHONE, RequestLog, artifacts, chromium
 from salesops.testing.served import serving
 from salesops.testing.waiting import eventually
 from services.collaboration.service import COLLABORATION
@@ -46,19 +44,6 @@ from services.tasks.task import concession_pct
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[3]
-PHONE = ViewportSize(width=375, height=812)
-DESKTOP = ViewportSize(width=1280, height=900)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Tuesday morning in the org's zone; the browsers live in Berlin, 7 hours behind.
 MORNING = datetime(2026, 3, 10, 9, 30, tzinfo=SHANGHAI)
@@ -75,45 +60,6 @@ CUSTOMER_NAME = "宁波精密模具有限公司"
 QUIET_CUSTOMER = "杭州久未联系机械厂"
 
 expect.set_options(timeout=10_000)
-
-
-def artifacts() -> Path:
-    """This run's screenshots, in a folder of their own (an earlier run's are removed)."""
-    folder = Path(os.environ.get("SALESOPS_TEST_ARTIFACTS") or REPO / "test-artifacts") / "console"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    return folder
-
-
-def chromium() -> str:
-    """Debian's Chromium; a missing one fails the test (a skip would hide the gap in CI)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the console's browser test needs Debian's Chromium "
-            "(apt-get install chromium; make test and .ci/run install it when run as root)",
-            pytrace=False,
-        )
-    return str(CHROMIUM)
-
-
-def jpeg(taken: datetime, device: str = "SN-CONSOLE-01") -> bytes:
-    """A real JPEG whose EXIF says when (org-local wall time) and with what it was taken."""
-    image = Image.new("RGB", (640, 480), (30, 120, 200))
-    exif = Image.Exif()
-    exif.get_ifd(0x8769)[0x9003] = taken.astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
-    exif.get_ifd(0x8769)[0xA431] = device
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
-
-
-def pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 @dataclass
@@ -172,15 +118,19 @@ async def stack(
 
 @dataclass
 class Browsing:
-    """People in their own browser contexts; screenshots and page errors are collected."""
+    """People in their own browser contexts; screenshots, page errors and requests are
+    collected (the photos and files a screen shows are blob: and data: URLs of its own)."""
 
     browser: Browser
     base_url: str
     folder: Path
     step: int = 0
     errors: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
+    requests: RequestLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.requests = RequestLog(allowed=(self.base_url, "blob:", "data:"))
 
     async def person(self, person_id: str, *, phone: bool, start: str = "/") -> Page:
         context = await self.browser.new_context(
@@ -200,14 +150,7 @@ class Browsing:
                 else None
             ),
         )
-        page.on(
-            "request",
-            lambda request: (
-                None
-                if request.url.startswith((self.base_url, "blob:", "data:"))
-                else self.outside.append(request.url)
-            ),
-        )
+        self.requests.watch(page)
         await page.goto(self.base_url + start)
         if not self.pages:  # the person picker, once
             await expect(page.locator("[data-person-id]").first).to_be_visible()
@@ -240,19 +183,16 @@ class Browsing:
 
 @pytest.fixture
 async def browsing(stack: Stack) -> AsyncIterator[Browsing]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        session = Browsing(browser, stack.base_url, artifacts())
-        try:
-            yield session
-            for page in session.pages:
-                missing = await page.evaluate("[...window.__missingTexts]")
-                assert missing == [], f"texts missing from the dictionaries: {missing}"
-            assert session.errors == [], session.errors
-            assert session.outside == [], f"requests outside the console: {session.outside}"
-        finally:
-            await browser.close()
+    async with chromium("the console's browser test") as browser:
+        # This run's screenshots, numbered by step: an earlier run's are removed.
+        session = Browsing(browser, stack.base_url, artifacts("console", fresh=True))
+        yield session
+        for page in session.pages:
+            missing = await page.evaluate("[...window.__missingTexts]")
+            assert missing == [], f"texts missing from the dictionaries: {missing}"
+        assert session.errors == [], session.errors
+        outside = session.requests.outside
+        assert outside == [], f"requests outside the console: {outside}"
 
 
 async def expect_evidence_photo(page: Page, photo: dict[str, Any]) -> None:
@@ -441,7 +381,10 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
         {
             "name": "visit.jpg",
             "mimeType": "image/jpeg",
-            "buffer": jpeg(datetime(2026, 3, 10, 10, 5, tzinfo=SHANGHAI)),
+            # A real JPEG whose EXIF says when (org-local wall time) and with what it was taken.
+            "buffer": evidence_files.photo(
+                taken="2026:03:10 10:05:00", serial="SN-CONSOLE-01", size=(640, 480)
+            ),
         }
     )
     await expect(rep.locator("img.preview")).to_be_visible()
@@ -484,7 +427,7 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await browsing.go(rep, f"/tasks/{proposal['task_id']}")
     attach = rep.locator("input[type=file][accept='application/pdf']")
     await attach.set_input_files(
-        {"name": "方案.pdf", "mimeType": "application/pdf", "buffer": pdf()}
+        {"name": "方案.pdf", "mimeType": "application/pdf", "buffer": evidence_files.pdf()}
     )
     proposal_form = rep.locator(f"form[data-key='submit-{proposal['task_id']}']")
     await proposal_form.locator("button[type=submit]").click()
@@ -492,7 +435,7 @@ async def test_each_role_walks_its_main_path(stack: Stack, browsing: Browsing) -
     await expect(file_error).to_contain_text(f"文件名须包含客户名称“{CUSTOMER_NAME}”")
     await expect(file_error).to_contain_text("文件名须包含任务日期,写作 20260310 或 2026-03-10")
     await browsing.snap(rep, "rep-proposal-refused")
-    proposal_pdf = pdf()
+    proposal_pdf = evidence_files.pdf()
     await attach.set_input_files(
         {
             "name": f"{CUSTOMER_NAME}-分期方案-20260310.pdf",

@@ -12,11 +12,16 @@ from nats.js import JetStreamContext
 
 from contracts.collaboration import DepartmentQualityAlert
 from contracts.customer_actions import NegotiationJoinOverdue
-from contracts.customers import DecisionState, DecisionStateChanged
 from contracts.notifier import NotificationDelivered, NotificationFailed
 from salesops.clock import ManualClock
-from salesops.testing.apps import RunningService, running_service
-from salesops.testing.events import EventTap, publish_envelope, publish_event, tap_events
+from salesops.testing.apps import RunningService, ServiceStarter
+from salesops.testing.events import (
+    EventTap,
+    budget_pending,
+    publish_envelope,
+    publish_event,
+    tap_events,
+)
 from salesops.testing.waiting import eventually
 from services.notifier.platform_fakes import DingTalkFake, dingtalk_server
 from services.notifier.platform_fakes_other import SmtpFake, smtp_server
@@ -54,11 +59,7 @@ async def notifier(
     mailbox: SmtpFake,
     quiet_hours: Path,
     monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    nats_url: str,
-    namespace: str,
-    schema: str,
-    clock: ManualClock,
+    start_service: ServiceStarter,
 ) -> AsyncIterator[RunningService]:
     monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_WEBHOOK", robot.webhook_url)
     monkeypatch.setenv("SALESOPS_NOTIFY_DINGTALK_SECRET", SECRET)
@@ -67,14 +68,7 @@ async def notifier(
     monkeypatch.setenv("SALESOPS_NOTIFY_SMTP_SECURITY", "none")
     monkeypatch.setenv("SALESOPS_NOTIFY_QUIET_HOURS_FILE", str(quiet_hours))
     monkeypatch.setenv("SALESOPS_NOTIFY_BASE_URL", "https://sales.example.com")
-    async with running_service(
-        NOTIFIER,
-        database_url=database_url,
-        nats_url=nats_url,
-        namespace=namespace,
-        schema=schema,
-        clock=clock,
-    ) as service:
+    async with start_service(NOTIFIER) as service:
         yield service
 
 
@@ -84,19 +78,6 @@ async def tap(
 ) -> AsyncIterator[EventTap]:
     async with tap_events(js, "notifier", namespace) as event_tap:
         yield event_tap
-
-
-def decision_changed(customer: str, clock: ManualClock) -> DecisionStateChanged:
-    return DecisionStateChanged(
-        customer_id=customer,
-        customer_name="宁波精密模具",
-        owner_id=REP,
-        org_unit_id="group-east-1",
-        from_state=None,
-        to_state=DecisionState.BUDGET_PENDING,
-        changed_by=REP,
-        changed_at=clock.now(),
-    )
 
 
 async def deliveries(service: RunningService, **where: Any) -> list[dict[str, Any]]:
@@ -124,7 +105,7 @@ async def test_a_decision_change_reaches_the_sales_manager_on_a_signed_dingtalk_
     tap: EventTap,
 ) -> None:
     await publish_event(
-        js, namespace, decision_changed("cus-1", notifier.clock), subject_id="cus-1"
+        js, namespace, budget_pending("cus-1", notifier.clock.now()), subject_id="cus-1"
     )
     await planned(notifier, 1)
 
@@ -150,11 +131,11 @@ async def test_the_same_event_delivered_twice_sends_one_message(
     namespace: str,
 ) -> None:
     envelope = await publish_event(
-        js, namespace, decision_changed("cus-1", notifier.clock), subject_id="cus-1"
+        js, namespace, budget_pending("cus-1", notifier.clock.now()), subject_id="cus-1"
     )
     await publish_envelope(js, envelope, msg_id="a-second-copy")
     await publish_event(
-        js, namespace, decision_changed("cus-2", notifier.clock), subject_id="cus-2"
+        js, namespace, budget_pending("cus-2", notifier.clock.now()), subject_id="cus-2"
     )
     await planned(notifier, 2)
     await tick(notifier)
@@ -169,7 +150,7 @@ async def test_21_messages_to_one_robot_in_a_minute_send_20_and_the_21st_waits(
 ) -> None:
     for i in range(21):
         await publish_event(
-            js, namespace, decision_changed(f"cus-{i}", notifier.clock), subject_id=f"cus-{i}"
+            js, namespace, budget_pending(f"cus-{i}", notifier.clock.now()), subject_id=f"cus-{i}"
         )
     await planned(notifier, 21)
 
@@ -191,7 +172,7 @@ async def test_a_rate_limited_send_is_retried_with_backoff_and_then_succeeds(
 ) -> None:
     robot.fail_next(130101)  # "send too fast"
     await publish_event(
-        js, namespace, decision_changed("cus-1", notifier.clock), subject_id="cus-1"
+        js, namespace, budget_pending("cus-1", notifier.clock.now()), subject_id="cus-1"
     )
     await planned(notifier, 1)
     assert await tick(notifier) == 0
@@ -214,7 +195,7 @@ async def test_a_refused_message_is_dead_lettered_and_can_be_replayed(
 ) -> None:
     robot.fail_next(400013)  # a final refusal
     await publish_event(
-        js, namespace, decision_changed("cus-1", notifier.clock), subject_id="cus-1"
+        js, namespace, budget_pending("cus-1", notifier.clock.now()), subject_id="cus-1"
     )
     await planned(notifier, 1)
     await tick(notifier)
@@ -267,7 +248,9 @@ async def test_quiet_hours_hold_routine_news_for_a_digest_but_never_an_escalatio
     clock = notifier.clock  # 09:00 in Shanghai
     clock.advance(timedelta(hours=14))  # 23:00: the manager's quiet hours
     for customer in ("cus-1", "cus-2"):
-        await publish_event(js, namespace, decision_changed(customer, clock), subject_id=customer)
+        await publish_event(
+            js, namespace, budget_pending(customer, clock.now()), subject_id=customer
+        )
     overdue = NegotiationJoinOverdue(
         customer_id="cus-3",
         request_id="nj-1",

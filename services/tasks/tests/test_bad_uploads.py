@@ -18,16 +18,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from nats.js import JetStreamContext
-from pypdf import PdfWriter
 
 from salesops.objectstore import LocalFolderStore
 from salesops.problems import PROBLEM_MEDIA_TYPE
 from salesops.testing.apps import RunningService
-from salesops.testing.events import publish_customer_registered
-from salesops.testing.waiting import eventually
+from salesops.testing.commands import plan_task
+from salesops.testing.events import publish_customer_registered, until_customers_known
+from salesops.testing.evidence_files import exif_time, huge_png, pdf, photo
 from services.tasks.handlers import TaskService, task_stream
 from services.tasks.http import FORM_ALLOWANCE_BYTES, MAX_UPLOAD_BYTES
-from services.tasks.test_evidence import huge_png, photo
 
 pytestmark = pytest.mark.integration
 
@@ -42,28 +41,16 @@ async def service(tasks: RunningService, js: JetStreamContext, namespace: str) -
     await publish_customer_registered(
         js, namespace, customer_id=CUSTOMER, owner_id=REP, name=CUSTOMER_NAME
     )
-
-    async def known() -> bool:
-        return bool(await tasks.runtime.pool.fetchval("SELECT count(*) = 1 FROM known_customers"))
-
-    await eventually(known)
+    await until_customers_known(tasks, 1)
     return tasks
-
-
-def exif_time(at: datetime) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
 
 
 def proposal_name(at: datetime, extension: str = "pdf") -> str:
     return f"{CUSTOMER_NAME}_方案_{at.astimezone(SHANGHAI):%Y%m%d}.{extension}"
 
 
-def pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+def first_half(content: bytes) -> bytes:
+    return content[: len(content) // 2]
 
 
 def a_zip() -> bytes:
@@ -93,28 +80,28 @@ BAD_UPLOADS = {
     "truncated JPEG": BadUpload(
         "visit",
         _visit,
-        lambda at: photo(taken=exif_time(at), size=(256, 256))[:-600],
+        lambda at: photo(taken=exif_time(at, SHANGHAI), size=(256, 256))[:-600],
         "image/jpeg",
         "the photo cannot be decoded as a JPEG image",
     ),
     "truncated PNG": BadUpload(
         "visit",
         lambda at: "visit.png",
-        lambda at: (whole := photo("PNG", taken=exif_time(at), size=(256, 256)))[: len(whole) // 2],
+        lambda at: first_half(photo("PNG", taken=exif_time(at, SHANGHAI), size=(256, 256))),
         "image/png",
         "the photo cannot be decoded as a PNG image",
     ),
     "PNG renamed .jpg": BadUpload(
         "visit",
         _visit,
-        lambda at: photo("PNG", taken=exif_time(at)),
+        lambda at: photo("PNG", taken=exif_time(at, SHANGHAI)),
         "image/jpeg",
         "the file is named 'visit.jpg' (a JPEG image) but it is a PNG image",
     ),
     "PNG sent as image/jpeg": BadUpload(
         "visit",
         lambda at: "visit",
-        lambda at: photo("PNG", taken=exif_time(at)),
+        lambda at: photo("PNG", taken=exif_time(at, SHANGHAI)),
         "image/jpeg",
         "the file was sent as image/jpeg (a JPEG image) but it is a PNG image",
     ),
@@ -179,14 +166,14 @@ BAD_UPLOADS = {
     "PDF that is a JPEG": BadUpload(
         "proposal",
         proposal_name,
-        lambda at: photo(taken=exif_time(at)),
+        lambda at: photo(taken=exif_time(at, SHANGHAI)),
         "application/pdf",
         "the proposal must be a PDF; this file is a JPEG image",
     ),
     "truncated PDF": BadUpload(
         "proposal",
         proposal_name,
-        lambda at: pdf()[: len(pdf()) // 2],
+        lambda at: first_half(pdf()),
         "application/pdf",
         "the PDF cannot be read",
     ),
@@ -218,16 +205,7 @@ BAD_UPLOADS = {
 
 
 async def plan(service: RunningService, kind: str, at: datetime) -> str:
-    response = await service.client.post(
-        "/tasks",
-        json={
-            "customer_id": CUSTOMER,
-            "kind": kind,
-            "title": "跟进",
-            "scheduled_at": at.isoformat(),
-        },
-        headers=service.auth(REP),
-    )
+    response = await plan_task(service, CUSTOMER, who=REP, at=at, kind=kind)
     assert response.status_code == 201, response.text
     task_id: str = response.json()["task_id"]
     return task_id
@@ -282,9 +260,10 @@ async def test_a_photo_declared_generically_is_judged_by_its_content(
     at = service.clock.now() + timedelta(hours=1)
     task_id = await plan(service, "visit", at)
 
+    content = photo("PNG", taken=exif_time(at, SHANGHAI))
     response = await service.client.post(
         f"/tasks/{task_id}/submission",
-        files={"file": ("blob", photo("PNG", taken=exif_time(at)), "application/octet-stream")},
+        files={"file": ("blob", content, "application/octet-stream")},
         headers=service.auth(REP),
     )
 

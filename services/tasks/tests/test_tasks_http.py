@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from nats.js import JetStreamContext
 from PIL import Image
-from pypdf import PdfWriter
 
 from contracts.tasks import (
     ConcessionApproved,
@@ -22,8 +21,14 @@ from contracts.tasks import (
     TaskSubmitted,
 )
 from salesops.testing.apps import RunningService
-from salesops.testing.events import EventTap, publish_customer_registered, tap_events
-from salesops.testing.waiting import eventually
+from salesops.testing.commands import plan_task
+from salesops.testing.events import (
+    EventTap,
+    publish_customer_registered,
+    tap_events,
+    until_customers_known,
+)
+from salesops.testing.evidence_files import exif_time, pdf, photo
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +49,7 @@ async def service(tasks: RunningService, js: JetStreamContext, namespace: str) -
     await publish_customer_registered(
         js, namespace, customer_id="cus-other", owner_id=OTHER_REP, name="别人的客户"
     )
-
-    async def known() -> bool:
-        return bool(await tasks.runtime.pool.fetchval("SELECT count(*) = 2 FROM known_customers"))
-
-    await eventually(known)
+    await until_customers_known(tasks, 2)
     return tasks
 
 
@@ -60,24 +61,10 @@ async def tap(
         yield event_tap
 
 
-def jpeg(taken: datetime | None, *, device: str | None = "SN-778899") -> bytes:
-    image = Image.new("RGB", (640, 480), (30, 120, 200))
-    exif = Image.Exif()
-    if taken is not None:
-        exif.get_ifd(0x8769)[0x9003] = taken.astimezone(SHANGHAI).strftime("%Y:%m:%d %H:%M:%S")
-    if device is not None:
-        exif.get_ifd(0x8769)[0xA431] = device
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
-
-
-def pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+def jpeg(taken: datetime | None) -> bytes:
+    """A 640 x 480 visit photo from the rep's phone, taken at ``taken`` (``None``: undated)."""
+    when = None if taken is None else exif_time(taken, SHANGHAI)
+    return photo(taken=when, serial="SN-778899", size=(640, 480))
 
 
 async def plan(
@@ -88,16 +75,7 @@ async def plan(
     who: str = REP,
     expect: int = 201,
 ) -> dict[str, Any]:
-    response = await service.client.post(
-        "/tasks",
-        json={
-            "customer_id": customer,
-            "kind": kind,
-            "title": "跟进",
-            "scheduled_at": at.isoformat(),
-        },
-        headers=service.auth(who),
-    )
+    response = await plan_task(service, customer, who=who, at=at, kind=kind)
     assert response.status_code == expect, response.text
     body: dict[str, Any] = response.json()
     return body
