@@ -46,8 +46,8 @@ LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
 _SAMPLE = """
 SELECT (SELECT count(*) FROM outbox) AS outbox_pending,
-       (SELECT e.recorded_at FROM outbox o JOIN events e ON e.position = o.position
-        ORDER BY o.position LIMIT 1) AS oldest_pending_at,
+       (SELECT e.recorded_at FROM events e
+        WHERE e.position = (SELECT min(position) FROM outbox)) AS oldest_pending_at,
        (SELECT count(*) FROM timers WHERE fired_at IS NULL) AS timers_pending,
        (SELECT count(*) FROM timers WHERE fired_at IS NULL AND due_at < $1) AS timers_overdue
 """

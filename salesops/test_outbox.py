@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import orjson
 import pytest
 from nats.js import JetStreamContext
 
@@ -198,3 +199,44 @@ async def test_an_append_in_this_process_wakes_the_relay_before_its_idle_tick(
         stop.set()
         await running
     assert (await js.stream_info(stream)).state.messages == 1
+
+
+def _rows_read_from(plan: dict[str, object], relation: str) -> int:
+    """The rows the plan's scans of ``relation`` returned, all loops together."""
+    found = 0
+    if plan.get("Relation Name") == relation:
+        found += int(plan["Actual Rows"]) * int(plan["Actual Loops"])  # type: ignore[call-overload]
+    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
+        found += _rows_read_from(child, relation)
+    return found
+
+
+async def test_reading_the_pending_rows_reads_no_more_of_the_history_than_them(
+    pool: asyncpg.Pool,
+) -> None:
+    # An outbox the statistics still count as full (filled and emptied all day), 20,000
+    # events behind it: the plain join was merge-joined with the whole events index, a scan
+    # from the first event ever stored on every poll (found by the soak: the relay's poll
+    # became PostgreSQL's costliest statement within ten minutes).
+    from salesops.outbox import _PENDING
+
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO events (event_id, stream_id, stream_version, event_type,"
+            " schema_version, data, metadata, recorded_at)"
+            " SELECT gen_random_uuid(), 's-' || g, 1, 'X', 1, '{}', '{}', now()"
+            " FROM generate_series(1, 20000) AS g"
+        )
+        await conn.execute("INSERT INTO outbox SELECT position FROM events")
+        await conn.execute("ANALYZE events")
+        await conn.execute("ANALYZE outbox")
+        await conn.execute(
+            "DELETE FROM outbox WHERE position < (SELECT max(position) - 4 FROM events)"
+        )
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE pending(int) AS {_PENDING}")
+            plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE pending(1000)")
+            await conn.execute("DEALLOCATE pending")
+    top = (orjson.loads(plan) if isinstance(plan, str | bytes) else plan)[0]["Plan"]
+    assert _rows_read_from(top, "events") == 5
