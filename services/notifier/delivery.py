@@ -331,11 +331,17 @@ class DeliveryWorker:
             )
             assert window is not None
             if window["sent"] >= limit:
-                # Over the robot's limit: wait until the oldest send leaves the window.
+                # Over the robot's limit: wait until the oldest send leaves the window, and
+                # so does every other message of this robot due by now and not claimed
+                # (in one statement: a backlog of thousands for a busy robot is otherwise
+                # claimed and counted against the window one by one, every minute).
                 await conn.execute(
-                    "UPDATE deliveries SET next_attempt_at = $2 WHERE delivery_id = $1",
+                    "UPDATE deliveries SET next_attempt_at = $3 WHERE robot_key = $1"
+                    " AND status = 'pending' AND (delivery_id = $2 OR next_attempt_at <= $4)",
+                    row["robot_key"],
                     row["delivery_id"],
                     window["oldest"] + MINUTE + timedelta(microseconds=1),
+                    now,
                 )
                 return False
         result = await self._send(row, channel)

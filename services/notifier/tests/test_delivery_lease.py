@@ -45,14 +45,16 @@ class DyingRobot:
         return DeliveryResult(ok=True, provider_reply='{"errcode":0}', status_code=200)
 
 
-def worker_for(pool: asyncpg.Pool, robot: DyingRobot, clock: ManualClock) -> DeliveryWorker:
+def worker_for(
+    pool: asyncpg.Pool, robot: DyingRobot, clock: ManualClock, per_minute: int = 100
+) -> DeliveryWorker:
     return DeliveryWorker(
         pool,
         EventRecorder(EventStore(pool, clock), lambda _r, _e: []),
         {"webhook": robot},
         clock,
         # One at a time, as the chat robots with their per-minute limits are sent.
-        policy=DeliveryPolicy(per_minute={"webhook": 100}),
+        policy=DeliveryPolicy(per_minute={"webhook": per_minute}),
     )
 
 
@@ -80,3 +82,24 @@ async def test_a_kill_mid_batch_repeats_only_the_message_in_flight(
     assert sorted(robot.received[:3] + survivor.received) == people
     assert survivor.received[0] == robot.received[3]  # the one in flight, sent again
     assert len(robot.received) + len(survivor.received) == len(people) + 1
+
+
+async def test_a_robot_over_its_limit_defers_its_whole_backlog_in_one_go(
+    notifier_pool: asyncpg.Pool, clock: ManualClock
+) -> None:
+    # 120 messages for one robot allowed 20 a minute: the first batch sends 20 and the 21st
+    # finds the window full, so every message of the robot waits for the window with it; no
+    # later batch claims and counts the backlog one by one (every minute, for a busy robot).
+    await plan(notifier_pool, [f"p-{n:03d}" for n in range(120)], clock)
+    robot = DyingRobot(dies_at=0)
+    worker = worker_for(notifier_pool, robot, clock, per_minute=20)
+    assert await worker.send_due(50) == (20, 50)
+    assert await worker.send_due(50) == (0, 0)
+    waits = await notifier_pool.fetch(
+        "SELECT next_attempt_at, count(*) AS n FROM deliveries WHERE status = 'pending' GROUP BY 1"
+    )
+    window_ends = clock.now() + timedelta(minutes=1, microseconds=1)
+    assert [(row["next_attempt_at"], row["n"]) for row in waits] == [(window_ends, 100)]
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert await worker.tick() == 20
+    assert len(robot.received) == 40
