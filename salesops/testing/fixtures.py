@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,11 @@ from salesops.testing.apps import ServiceStarter
 from salesops.testing.servers import nats_server, postgres_server
 
 _counter = itertools.count(1)
+
+# Tests compare a figure before and after a change made within the same second: the metrics
+# service computes every request afresh here; sharing is tested on its own
+# (services/metrics/tests/test_shared_figures.py).
+os.environ.setdefault("SALESOPS_METRICS_REUSE_SECONDS", "0")
 
 
 def with_database(dsn: str, database: str) -> str:

@@ -17,11 +17,17 @@ log = logging.getLogger(__name__)
 
 
 class ChangeFeed:
-    """Fans out the read model's change notices to any number of listeners."""
+    """Fans out the read model's change notices to any number of listeners.
 
-    def __init__(self, dsn: str, channel: str) -> None:
+    A notice reaches the listeners ``delay`` seconds after it arrived: the figures'
+    computations are shared for that long (:mod:`services.metrics.shared_reads`), so a
+    page refetching on the notice gets figures computed after the change.
+    """
+
+    def __init__(self, dsn: str, channel: str, *, delay: float = 0.0) -> None:
         self.dsn = dsn
         self.channel = channel
+        self.delay = delay
         self._listeners: set[asyncio.Queue[str]] = set()
 
     def subscribe(self) -> asyncio.Queue[str]:
@@ -38,7 +44,10 @@ class ChangeFeed:
                 queue.put_nowait(payload)
 
     def _on_notice(self, conn: Any, pid: int, channel: str, payload: object) -> None:
-        self.publish(str(payload))
+        if self.delay > 0:
+            asyncio.get_running_loop().call_later(self.delay, self.publish, str(payload))
+        else:
+            self.publish(str(payload))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen until ``stop``; reconnect after a lost connection."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,7 +31,13 @@ from services.metrics.http_views import (
 )
 from services.metrics.measures import RATIO_MEASURES, Dimension
 from services.metrics.periods import Period, PeriodKind
-from services.metrics.queries import PENETRATION, PENETRATION_TITLES, MetricsQueries, known_measures
+from services.metrics.queries import (
+    PENETRATION,
+    PENETRATION_TITLES,
+    MetricsQueries,
+    Scope,
+    known_measures,
+)
 from services.metrics.records import records_behind
 
 router = APIRouter(tags=["metrics"])
@@ -147,6 +154,13 @@ async def activity_figures(
     target = nodes.visible_node(q.directory, actor, unit)
     chosen = period_of(q, period)
     scope, rm = q.scope(chosen), await q.live_schema()
+    key = ("activity", rm, target.id, chosen.label, scope.as_of)
+    return await q.shared.get(key, partial(_activity, q, target, chosen, scope, rm))
+
+
+async def _activity(
+    q: MetricsQueries, target: nodes.Node, chosen: Period, scope: Scope, rm: str
+) -> ActivityView:
     people = nodes.people_of(q.directory, target)
     ratios = {
         name: (await q.figures(name, [target], [chosen]))[(target.id, chosen.label)]
@@ -309,7 +323,9 @@ async def sla_board(
     requesters = None
     if unit is not None:
         requesters = nodes.people_of(q.directory, nodes.visible_node(q.directory, actor, unit))
-    stages = await board.open_stages(q.pool, await q.live_schema(), q.clock.now(), requesters)
+    rm, now = await q.live_schema(), q.shared.instant(q.clock.now())
+    key = ("sla-board", rm, now, None if requesters is None else tuple(requesters))
+    stages = await q.shared.get(key, partial(board.open_stages, q.pool, rm, now, requesters))
     return stages
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from services.metrics.indicators import Ratio
 from services.metrics.measures import RATIO_MEASURES, Measure
 from services.metrics.nodes import Node, children, people_of
 from services.metrics.periods import Period, PeriodKind
+from services.metrics.shared_reads import SharedReads
 from services.metrics.sums import Window, sums
 
 PENETRATION = "penetration"
@@ -51,12 +53,15 @@ class MetricsQueries:
         directory: OrgDirectory,
         policy: Policy,
         clock: Clock,
+        shared: SharedReads | None = None,
     ) -> None:
         self.pool = pool
         self.read_model = read_model
         self.directory = directory
         self.policy = policy
         self.clock = clock
+        #: The node-independent sums and snapshots, shared by the requests of a second.
+        self.shared = shared if shared is not None else SharedReads(0)
 
     async def live_schema(self) -> str:
         return await self.read_model.active_schema(self.pool)
@@ -64,7 +69,7 @@ class MetricsQueries:
     def scope(self, period: Period) -> Scope:
         """The period's instants; snapshots are taken at its end, or now if it is running."""
         window = Window.of(period, self.policy.timezone)
-        return Scope(window, min(window.ends, self.clock.now()))
+        return Scope(window, min(window.ends, self.shared.instant(self.clock.now())))
 
     def recent(self, kind: PeriodKind, count: int, until: Period | None = None) -> list[Period]:
         """The last ``count`` periods of ``kind`` up to ``until`` (default: the current one)."""
@@ -83,7 +88,8 @@ class MetricsQueries:
             return await self._penetration(rm, nodes, periods)
         definition = measure_of(measure)
         windows = [Window.of(p, self.policy.timezone) for p in periods]
-        found = await sums(self.pool, rm, definition, windows)
+        key = ("sums", rm, definition.name, tuple((w.starts, w.ends) for w in windows))
+        found = await self.shared.get(key, lambda: sums(self.pool, rm, definition, windows))
         figures = {}
         for period in periods:
             per_person = by_person(found[period.label])
@@ -104,10 +110,15 @@ class MetricsQueries:
         self, rm: str, nodes: Sequence[Node], periods: Sequence[Period]
     ) -> dict[tuple[str, str], Figure]:
         labels = sorted({label for p in periods for label in penetration.target_period_labels(p)})
-        books = await penetration.target_books(self.pool, rm, labels)
+        books = await self.shared.get(
+            ("books", rm, tuple(labels)), lambda: penetration.target_books(self.pool, rm, labels)
+        )
         figures = {}
         for period in periods:
-            covered = await penetration.coverage_at(self.pool, rm, self.scope(period).as_of)
+            as_of = self.scope(period).as_of
+            covered = await self.shared.get(
+                ("coverage", rm, as_of), partial(penetration.coverage_at, self.pool, rm, as_of)
+            )
             coverage = {owner: amount for (owner, _), amount in covered.items()}
             for target in nodes:
                 ratio = penetration.penetration_of(

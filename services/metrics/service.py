@@ -16,6 +16,7 @@ from services.metrics.changes import ChangeFeed
 from services.metrics.generations import ReadModel
 from services.metrics.live import LiveProjection
 from services.metrics.queries import MetricsQueries
+from services.metrics.shared_reads import SharedReads
 
 
 class MetricsSettings(BaseSettings):
@@ -25,6 +26,10 @@ class MetricsSettings(BaseSettings):
 
     #: Base URLs of the services that own records, e.g. {"tasks": "http://127.0.0.1:8102"}.
     links: dict[str, str] = Field(default_factory=dict)
+    #: Seconds a figure's computation is shared by the requests that follow it (and the
+    #: dashboards hear of a change this much later, so they never refetch an older one);
+    #: 0 computes every request afresh.
+    reuse_seconds: float = Field(default=1.0, ge=0, le=60)
 
 
 @dataclass
@@ -45,11 +50,17 @@ def bootstrap(runtime: ServiceRuntime) -> MetricsApp:
     channel = changes_channel(runtime.schema)
     live = LiveProjection(read_model, channel)
     live.follow(runtime.consumers)
+    settings = MetricsSettings()
     queries = MetricsQueries(
-        runtime.pool, read_model, runtime.directory, runtime.policy, runtime.clock
+        runtime.pool,
+        read_model,
+        runtime.directory,
+        runtime.policy,
+        runtime.clock,
+        SharedReads(settings.reuse_seconds),
     )
-    feed = ChangeFeed(runtime.settings.database_url, channel)
-    return MetricsApp(queries, read_model, live, feed, dict(MetricsSettings().links))
+    feed = ChangeFeed(runtime.settings.database_url, channel, delay=settings.reuse_seconds)
+    return MetricsApp(queries, read_model, live, feed, dict(settings.links))
 
 
 async def on_start(app: MetricsApp) -> None:
