@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint format bench contracts clean
+.PHONY: install run test test-fast lint format bench soak contracts clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -57,6 +57,13 @@ format: $(STAMP)
 ## SALESOPS_BENCH_NATS_URL (or the SALESOPS_TEST_* ones), else embedded servers.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## soak: ten minutes of mixed traffic on all five services (MINUTES=, RATE= to change);
+## a table per service over time and a verdict (errors, memory, lag), JSON in bench-results/
+MINUTES ?= 10
+RATE ?= 100
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(MINUTES) --rate $(RATE)
 
 ## contracts: regenerate the published JSON Schemas and AsyncAPI (commit them); refuses a breaking change without a new schema_version
 contracts: $(STAMP)

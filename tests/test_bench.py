@@ -8,17 +8,14 @@ test run's servers, as ``python -m bench.run --quick --only ...`` would.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_process import run_bench_module
 
 from bench.loadgen import HttpClient, _chunked, open_loop
 from bench.notifier import WebhookSink
 from bench.report import figure, goals, table
-from salesops.settings import REPO_ROOT
 
 
 def test_a_figure_says_whether_it_met_its_goal() -> None:
@@ -80,26 +77,16 @@ def test_a_quick_run_of_the_cheap_sections_writes_figures_and_prints_the_table(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     output = tmp_path / "latest.json"
-    env = {
-        **os.environ,
-        "SALESOPS_BENCH_DATABASE_URL": database_url,
-        "SALESOPS_BENCH_NATS_URL": nats_url,
-    }
-    completed = subprocess.run(
+    completed = run_bench_module(
+        "bench.run",
         [
-            sys.executable,
-            "-m",
-            "bench.run",
             "--quick",
             *("--only", "limits", "--only", "relay", "--only", "http"),
             *("--service", "customers", "--output", str(output)),
         ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+        database_url=database_url,
+        nats_url=nats_url,
         timeout=240,
-        check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(output.read_text(encoding="utf-8"))
