@@ -28,10 +28,13 @@ from salesops.testing.servers import nats_server, postgres_server
 
 _counter = itertools.count(1)
 
-# Tests compare a figure before and after a change made within the same second: the metrics
-# service computes every request afresh here; sharing is tested on its own
-# (services/metrics/tests/test_shared_figures.py).
-os.environ.setdefault("SALESOPS_METRICS_REUSE_SECONDS", "0")
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests compare a figure before and after a change made within the same second: the
+    # metrics service computes every request afresh in a test run; sharing is tested on its
+    # own (services/metrics/tests/test_shared_figures.py). A hook, not an import-time
+    # setting: the benchmark imports this module and must run as deployed.
+    os.environ.setdefault("SALESOPS_METRICS_REUSE_SECONDS", "0")
 
 
 def with_database(dsn: str, database: str) -> str:

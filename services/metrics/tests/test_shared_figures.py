@@ -106,3 +106,10 @@ async def test_the_pages_hear_of_a_change_after_the_figures_shared_before_it_exp
     now = without.subscribe()
     without._on_notice(None, 0, "metrics_changes:x", "facts")
     assert now.get_nowait() == "facts"
+
+
+async def test_a_test_run_computes_every_request_afresh(start_service: ServiceStarter) -> None:
+    # The test plugin's setting (salesops/testing/fixtures.py), not the deployed default.
+    async with start_service(METRICS) as metrics:
+        app: MetricsApp = metrics.app.state.service
+        assert app.queries.shared.max_age == 0
