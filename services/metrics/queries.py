@@ -88,7 +88,12 @@ class MetricsQueries:
             return await self._penetration(rm, nodes, periods)
         definition = measure_of(measure)
         windows = [Window.of(p, self.policy.timezone) for p in periods]
-        key = ("sums", rm, definition.name, tuple((w.starts, w.ends) for w in windows))
+        key = (
+            "sums",
+            rm,
+            definition.name,
+            tuple((w.period.label, w.starts, w.ends) for w in windows),
+        )
         found = await self.shared.get(key, lambda: sums(self.pool, rm, definition, windows))
         figures = {}
         for period in periods:
