@@ -799,27 +799,22 @@ def _task(
     if kind == "visit":
         captured = scheduled + timedelta(minutes=p.rng.randrange(-20, 60))
         photo = {"captured_at": _iso(captured), "device": _device(rep), "label": key}
-        if fate == "no_exif_first":
+        if fate in ("no_exif_first", "stale_photo_first"):
+            # A first photo the checks refuse (no capture time, or hours before the
+            # visit), then the right one a little later.
+            if fate == "no_exif_first":
+                refused, retry = None, 15
+            else:
+                refused, retry = _iso(scheduled - timedelta(hours=p.rng.uniform(5, 30))), 20
             p.add(
                 submit,
                 rep,
                 Action.SUBMIT_TASK,
                 story,
-                {**base, "photo": {**photo, "captured_at": None}},
+                {**base, "photo": {**photo, "captured_at": refused}},
                 expect=422,
             )
-            submit += timedelta(minutes=15)
-        elif fate == "stale_photo_first":
-            old = _iso(scheduled - timedelta(hours=p.rng.uniform(5, 30)))
-            p.add(
-                submit,
-                rep,
-                Action.SUBMIT_TASK,
-                story,
-                {**base, "photo": {**photo, "captured_at": old}},
-                expect=422,
-            )
-            submit += timedelta(minutes=20)
+            submit += timedelta(minutes=retry)
         final = {**base, "photo": photo, "late": fate == "late"}
         p.add(submit, rep, Action.SUBMIT_TASK, story, final)
         return
