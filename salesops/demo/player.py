@@ -40,6 +40,18 @@ from salesops.demo.quarter import TIMEZONE
 
 log = logging.getLogger(__name__)
 
+#: Commands on one customer's record of table 1 (or its progress reports).
+_CUSTOMER_RECORD_ACTIONS = frozenset(
+    {
+        Action.LOG_FOLLOW_UP,
+        Action.CHANGE_DECISION_STATE,
+        Action.CONFIRM_NEGOTIATION_JOIN,
+        Action.COMMIT_NEXT_ACTION,
+        Action.COMPLETE_NEXT_ACTION,
+        Action.FILE_PROGRESS_REPORT,
+        Action.ANSWER_PROGRESS_REPORT,
+    }
+)
 #: Where each action is sent.
 SERVICE_OF: Mapping[Action, str] = {
     **{
@@ -48,13 +60,7 @@ SERVICE_OF: Mapping[Action, str] = {
             Action.ALLOCATE_TARGET,
             Action.IMPORT_CUSTOMERS,
             Action.SYNC_CUSTOMERS,
-            Action.LOG_FOLLOW_UP,
-            Action.CHANGE_DECISION_STATE,
-            Action.CONFIRM_NEGOTIATION_JOIN,
-            Action.COMMIT_NEXT_ACTION,
-            Action.COMPLETE_NEXT_ACTION,
-            Action.FILE_PROGRESS_REPORT,
-            Action.ANSWER_PROGRESS_REPORT,
+            *_CUSTOMER_RECORD_ACTIONS,
         )
     },
     **{a: "tasks" for a in (Action.PLAN_TASK, Action.SUBMIT_TASK, Action.DECIDE_CONCESSION)},
@@ -72,18 +78,6 @@ SERVICE_OF: Mapping[Action, str] = {
     },
     Action.FINANCE_EVENT: "nats",
 }
-#: Commands on one customer's record of table 1 (or its progress reports).
-_CUSTOMER_RECORD_ACTIONS = frozenset(
-    {
-        Action.LOG_FOLLOW_UP,
-        Action.CHANGE_DECISION_STATE,
-        Action.CONFIRM_NEGOTIATION_JOIN,
-        Action.COMMIT_NEXT_ACTION,
-        Action.COMPLETE_NEXT_ACTION,
-        Action.FILE_PROGRESS_REPORT,
-        Action.ANSWER_PROGRESS_REPORT,
-    }
-)
 #: Setup commands that do not depend on one another: each region's import, the ERP's backlog.
 _SIDE_BY_SIDE = frozenset({Action.IMPORT_CUSTOMERS, Action.FINANCE_EVENT})
 _IMPORT_COLUMNS = (
